@@ -77,7 +77,7 @@ export function isDigest(input: string): boolean {
  * Splits `name[:tag][@digest]`; the tag's colon is the last one after the
  * last '/', so a registry port is never taken for a tag.
  */
-function splitReference(input: string): { name: string; tag?: string; digest?: string } {
+export function splitReference(input: string): { name: string; tag?: string; digest?: string } {
   let rest = input;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -92,6 +92,11 @@ function splitReference(input: string): { name: string; tag?: string; digest?: s
     rest = rest.slice(0, colon);
   }
   return { name: rest, tag, digest };
+}
+
+/** host[:port] as the reference grammar allows it (registries.conf checks its search list with this). */
+export function isValidRegistry(host: string): boolean {
+  return REGISTRY.test(host);
 }
 
 /**
@@ -129,7 +134,7 @@ function checkTag(tag: string): void {
   }
 }
 
-function checkRepository(repository: string): void {
+export function checkRepository(repository: string): void {
   if (repository.toLowerCase() !== repository) throw new BadReferenceError('repository name must be lowercase');
   for (const component of repository.split('/')) {
     if (component === '') throw new BadReferenceError('repository name has an empty path component');
@@ -160,7 +165,7 @@ export function parseReference(input: string): Reference {
       repository = name.slice(slash + 1);
     }
   }
-  if (!REGISTRY.test(registry)) throw new BadReferenceError(`invalid registry ${JSON.stringify(registry)}`);
+  if (!isValidRegistry(registry)) throw new BadReferenceError(`invalid registry ${JSON.stringify(registry)}`);
   if (registry === LEGACY_DEFAULT_REGISTRY) registry = DEFAULT_REGISTRY;
   checkRepository(repository);
   if (registry === DEFAULT_REGISTRY && !repository.includes('/')) repository = `${OFFICIAL_NAMESPACE}/${repository}`;
