@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 TEST_USER=${TSBOX_TEST_USER:-tsboxtest}
-DEB_PACKAGES=(uidmap slirp4netns passt fuse-overlayfs docker-registry skopeo busybox-static bubblewrap apache2-utils zstd make gcc libc6-dev)
+DEB_PACKAGES=(uidmap slirp4netns passt fuse-overlayfs docker-registry skopeo busybox-static bubblewrap apache2-utils attr zstd make gcc libc6-dev)
 
 say() { printf '== %s\n' "$*"; }
 
@@ -77,7 +77,7 @@ if [ "$(id -u)" = 0 ]; then
   cd "$WORK"
   "${as_user[@]}" node dist/test/run.js --tier unit --results "$RESULTS" dist/test/unit || status=1
   if userns_works "${as_user[@]}"; then
-    "${as_user[@]}" node dist/test/run.js --tier rootless --results "$RESULTS" dist/test/helper dist/test/integration || status=1
+    "${as_user[@]}" node dist/test/run.js --tier rootless --results "$RESULTS" dist/test/helper dist/test/cli dist/test/integration || status=1
   else
     say "SKIPPED tier rootless: user $TEST_USER cannot create a user namespace (check sysctl kernel.unprivileged_userns_clone and user.max_user_namespaces, or AppArmor's restriction on unprivileged user namespaces)"
     echo "rootless-skipped 0 0 0" >>"$RESULTS"
@@ -90,7 +90,7 @@ else
   elif ! grep -q "^$(id -un):" /etc/subuid 2>/dev/null; then
     say "SKIPPED tier rootless: no /etc/subuid range for $(id -un) (add one, e.g. $(id -un):100000:65536, or run npm test as root to create a test user)"
   else
-    node dist/test/run.js --tier rootless --results "$RESULTS" dist/test/helper dist/test/integration || status=1
+    node dist/test/run.js --tier rootless --results "$RESULTS" dist/test/helper dist/test/cli dist/test/integration || status=1
   fi
 fi
 
