@@ -1,4 +1,6 @@
 // The list of commands tsbox registers; one command per file in this folder.
 import type { CommandClass } from 'clipanion';
+import { LoginCommand } from './login.js';
+import { LogoutCommand } from './logout.js';
 
-export const commands: CommandClass[] = [];
+export const commands: CommandClass[] = [LoginCommand, LogoutCommand];
