@@ -6,6 +6,23 @@ import { TsboxError, EXIT_TSBOX } from '../core/errors.js';
 import { globalOptions } from './global-options.js';
 
 export abstract class BaseCommand extends Command {
+  // clipanion's Cli.run catches anything catch() throws, prints it on stdout
+  // and exits 1; turning ExitCode into the command's return value here keeps
+  // podman's exit codes and keeps stdout clean.
+  override async validateAndExecute(): Promise<number> {
+    try {
+      return await super.validateAndExecute();
+    } catch (error) {
+      try {
+        await this.catch(error);
+        return 0;
+      } catch (thrown) {
+        if (thrown instanceof ExitCode) return thrown.code;
+        throw thrown;
+      }
+    }
+  }
+
   override async catch(error: unknown): Promise<void> {
     const stderr = this.context.stderr;
     if (error instanceof TsboxError) {
