@@ -227,7 +227,7 @@ export function layeredLayerEntries(): Entry[][] {
       { type: 'dir', path: 'data/gone/' },
       { type: 'file', path: 'data/gone/inner', content: 'the whole directory is deleted in layer 3\n' },
       { type: 'file', path: 'data/hardlink-a', content: 'one inode, two names\n', mode: 0o640, uid: 1000, gid: 1000 },
-      { type: 'hardlink', path: 'data/hardlink-b', target: 'data/hardlink-a' },
+      { type: 'hardlink', path: 'data/hardlink-b', target: 'data/hardlink-a', mode: 0o640, uid: 1000, gid: 1000 },
       { type: 'symlink', path: 'data/link-relative', target: 'keep/file' },
       { type: 'symlink', path: 'data/link-absolute', target: '/etc/passwd' },
       { type: 'file', path: 'data/setuid', mode: 0o4755, content: '#!/bin/sh\necho setuid\n' },
