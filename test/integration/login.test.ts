@@ -1,0 +1,82 @@
+// `tsbox login` / `tsbox logout` as a user runs them, against a real
+// htpasswd-protected docker-registry.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startRegistry, type TestRegistry } from '../lib/registry.js';
+import { runTsbox, tempStore } from '../lib/tsbox.js';
+
+let registry: TestRegistry;
+let store: ReturnType<typeof tempStore>;
+
+test.before(async () => {
+  store = tempStore();
+  const htpasswd = join(store.root, 'htpasswd');
+  writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', 'alice', 'correct horse'], { timeout: 10_000 }));
+  registry = await startRegistry({ htpasswd });
+});
+
+test.after(async () => {
+  await registry?.stop();
+  store?.cleanup();
+});
+
+const authFile = () => store.env.REGISTRY_AUTH_FILE!;
+const run = (args: string[], input?: string) => runTsbox(args, { env: store.env, input, timeoutMs: 60_000 });
+
+test('login with the right password says so and writes auth.json with mode 0600', async () => {
+  const r = await run(['login', '--tls-verify=false', '-u', 'alice', '--password-stdin', registry.host], 'correct horse\n');
+  assert.is(r.stderr, '');
+  assert.is(r.code, 0);
+  assert.is(r.stdout, 'Login Succeeded!\n');
+  assert.is(statSync(authFile()).mode & 0o777, 0o600);
+  const saved = JSON.parse(readFileSync(authFile(), 'utf8'));
+  assert.equal(saved.auths[registry.host], { auth: Buffer.from('alice:correct horse').toString('base64') });
+});
+
+test('login with a wrong password fails with one line, exit 125, and stores nothing', async () => {
+  const before = readFileSync(authFile(), 'utf8');
+  const r = await run(['login', '--tls-verify=false', '-u', 'alice', '-p', 'wrong horse', registry.host]);
+  assert.is(r.code, 125);
+  assert.is(r.stdout, '');
+  assert.is(r.stderr, `Error: invalid username or password for ${registry.host}\n`);
+  assert.is(readFileSync(authFile(), 'utf8'), before);
+});
+
+test('login without a username on a non-terminal fails instead of waiting', async () => {
+  const r = await run(['login', '--tls-verify=false', registry.host]);
+  assert.is(r.code, 125);
+  assert.match(r.stderr, /^Error: no username given and standard input is not a terminal/);
+  assert.is(r.stderr.trim().split('\n').length, 1);
+});
+
+test('--authfile writes to the file it names', async () => {
+  const other = join(store.root, 'elsewhere', 'auth.json');
+  const r = await run(['login', '--tls-verify=false', '--authfile', other, '-u', 'alice', '--password-stdin', registry.host], 'correct horse');
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(JSON.parse(readFileSync(other, 'utf8')).auths[registry.host]);
+});
+
+test('logout removes the entry, and a second logout says it is not logged in', async () => {
+  const r = await run(['logout', registry.host]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, `Removed login credentials for ${registry.host}\n`);
+  assert.ok(existsSync(authFile()));
+  assert.is(JSON.parse(readFileSync(authFile(), 'utf8')).auths[registry.host], undefined);
+
+  const again = await run(['logout', registry.host]);
+  assert.is(again.code, 125);
+  assert.is(again.stderr, `Error: not logged into ${registry.host}\n`);
+});
+
+test('logout --all empties the auth file', async () => {
+  const login = await run(['login', '--tls-verify=false', '-u', 'alice', '--password-stdin', registry.host], 'correct horse');
+  assert.is(login.code, 0, login.stderr);
+  const r = await run(['logout', '--all']);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(authFile(), 'utf8')).auths, {});
+});
+
+test.run();
