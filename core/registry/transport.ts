@@ -126,7 +126,11 @@ export class Transport {
         return new RegistryUnreachableError(`cannot reach registry ${host}: no route to host`, { cause: err, transient: true });
     }
     if (isTlsError(code, e?.message ?? '')) {
-      return new RegistryUnreachableError(`cannot reach registry ${host}: TLS: ${e.message}`, {
+      // OpenSSL's own text is a line of internals; say what it means.
+      const why = /wrong version number|packet length too long/i.test(e.message)
+        ? 'the server does not speak TLS (plain http?)'
+        : e.message.split('\n')[0]!;
+      return new RegistryUnreachableError(`cannot reach registry ${host}: TLS: ${why}`, {
         cause: err,
         hint: 'use --tls-verify=false, or mark the registry insecure in registries.conf, only if you trust the network',
       });
