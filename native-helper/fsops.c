@@ -54,7 +54,13 @@ static int open_in_root_walk(int root, const char *path) {
       return -1;
     }
     struct stat st;
-    if (fstat(next, &st) < 0 || !S_ISDIR(st.st_mode)) {
+    if (fstat(next, &st) < 0) {
+      errsv = errno;
+      close(next);
+      errno = errsv;
+      return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
       errsv = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
       close(next);
       errno = errsv;

@@ -69,8 +69,8 @@ void ns_write_id_map_with_tool(const char *tool, pid_t pid, const struct ns_id_m
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   fold_into_line(text);
   if (WIFSIGNALED(status))
-    die("%s %s map for pid %ld: killed by signal %d%s%s", tool, map->kind, (long)pid, WTERMSIG(status),
-        text[0] ? ": " : "", text);
+    die("%s failed to write the %s map (killed by signal %d): %s", tool, map->kind, WTERMSIG(status),
+        text[0] ? text : "no message");
   die("%s failed to write the %s map (exit %d): %s", tool, map->kind, WEXITSTATUS(status),
       text[0] ? text : "no message");
 }
