@@ -221,6 +221,8 @@ class LayerUnpacker {
         return;
       case 'character-device':
       case 'block-device':
+        // The directory stays (an empty /dev still matters); the node cannot be made.
+        await this.ensureParent(path, name);
         this.devicesSkipped++;
         if (this.devices.length === 0) this.devices.push(path);
         return;
