@@ -2,5 +2,10 @@
 import type { CommandClass } from 'clipanion';
 import { LoginCommand } from './login.js';
 import { LogoutCommand } from './logout.js';
+import { PullCommand } from './pull.js';
+import { ImagesCommand } from './images.js';
+import { ImageInspectCommand } from './image-inspect.js';
+import { TagCommand } from './tag.js';
+import { RmiCommand } from './rmi.js';
 
-export const commands: CommandClass[] = [LoginCommand, LogoutCommand];
+export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand];

@@ -43,15 +43,19 @@ export class PullCommand extends BaseCommand {
           ...(this.variant ? { variant: this.variant } : {}),
         };
       }
-      const { image } = await pullImage(this.image, {
-        platform,
-        tlsVerify: this.tlsVerify,
-        reporter,
-        mapping: { uids: session.mapping.uids, gids: session.mapping.gids },
-        helper: session.helper,
-        canChown: true,
-      });
-      reporter.close?.();
+      let image;
+      try {
+        ({ image } = await pullImage(this.image, {
+          platform,
+          tlsVerify: this.tlsVerify,
+          reporter,
+          mapping: { uids: session.mapping.uids, gids: session.mapping.gids },
+          helper: session.helper,
+          canChown: true,
+        }));
+      } finally {
+        reporter.close();
+      }
       this.context.stdout.write(`${image.id}\n`);
       return 0;
     });

@@ -7,10 +7,10 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { TsboxError } from '../errors.js';
 import type { Reporter } from '../progress.js';
-import { BlobDigestMismatchError, verifyDigest, type Descriptor, type RegistryClient } from '../registry/index.js';
+import { RegistryUnreachableError, verifyDigest, type Descriptor, type RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
 import { isOwnerAlive, ownerFromName, ownerSuffix } from '../store/owner.js';
-import { LayerCorruptError, LayerUnsafeError, unpackLayer } from '../unpack/unpack.js';
+import { LayerCorruptError, unpackLayer } from '../unpack/unpack.js';
 
 export interface LayerJob {
   store: ImageStore;
@@ -92,8 +92,8 @@ export async function pullLayer(job: LayerJob): Promise<void> {
     keepPartial = false;
     reporter.finish(id, outcome === 'exists' ? 'Already exists' : 'done');
   } catch (err) {
-    // Bytes that failed verification are worth nothing; a broken connection's are kept to resume.
-    if (err instanceof BlobDigestMismatchError || err instanceof LayerCorruptError || err instanceof LayerUnsafeError) keepPartial = false;
+    // A broken connection's bytes are kept to resume; after any other failure they are worth nothing.
+    if (!(err instanceof RegistryUnreachableError)) keepPartial = false;
     throw err;
   } finally {
     await fs.rm(workDir, { recursive: true, force: true }).catch(() => {});

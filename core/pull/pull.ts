@@ -84,7 +84,8 @@ async function locate(candidates: Reference[], conf: RegistriesConf, options: Pu
   for (const reference of candidates) {
     const sources = pullSources(reference, conf);
     for (const source of sources) {
-      const credentials = getCredentials(source.registry) ?? (source.mirror ? undefined : getCredentials(reference.registry));
+      const credentials =
+        getCredentials(source.registry, source.repository) ?? (source.mirror ? undefined : getCredentials(reference.registry, reference.repository));
       const client = new RegistryClient({
         registry: source.registry,
         insecure: source.insecure || options.tlsVerify === false,
@@ -187,7 +188,10 @@ async function pullManifest(located: Located, store: ImageStore, options: PullOp
       };
       record.size = await sumLayerSizes(store, chain);
       try {
-        return await store.commitImage(record);
+        const committed = await store.commitImage(record);
+        // What killed pulls left behind (work dirs, downloads nobody adopted) goes now.
+        await store.sweepTmp();
+        return committed;
       } catch (err) {
         // A layer vanished between fetching and committing (an rmi of an image that shared it): fetch again, once.
         if (attempt === 0 && (err as Error).name === 'LayerNotFoundError') continue;

@@ -1,0 +1,84 @@
+// A private tsbox store for a test file, against a test registry, and ways to
+// look into it from outside the user namespace as the kernel sees it.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempStore, runProgram, HELPER_BIN } from './tsbox.js';
+
+export interface TestStore {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  /** store root (TSBOX_ROOT) */
+  store: string;
+  /** Writes registries.conf: the registry is insecure, and docker.io is mirrored to it. */
+  useRegistry(host: string, options?: { mirrorDockerIo?: boolean }): void;
+  /** image.json records. */
+  images(): { id: string; names: string[]; layers: string[]; digest: string }[];
+  /** diff directory of a layer by chain id. */
+  layerDiff(chainId: string): string;
+  /** Names under tmp/ and downloads/ (work in progress). */
+  leftovers(): string[];
+  /** Removes everything, inside the user namespace (layer files belong to mapped ids). */
+  cleanup(): Promise<void>;
+}
+
+export function createTestStore(): TestStore {
+  const base = tempStore();
+  mkdirSync(base.env.XDG_RUNTIME_DIR!, { recursive: true, mode: 0o700 });
+  const store = base.env.TSBOX_ROOT!;
+  return {
+    root: base.root,
+    env: base.env,
+    store,
+    useRegistry(host, options = {}) {
+      const mirror = options.mirrorDockerIo
+        ? `\n[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n\n[[registry.mirror]]\nlocation = "${host}"\ninsecure = true\n`
+        : '';
+      writeFileSync(
+        base.env.CONTAINERS_REGISTRIES_CONF!,
+        `unqualified-search-registries = ["docker.io"]\n\n[[registry]]\nlocation = "${host}"\ninsecure = true\n${mirror}`,
+      );
+    },
+    images() {
+      const dir = join(store, 'images');
+      if (!existsSync(dir)) return [];
+      return readdirSync(dir)
+        .filter((name) => /^[0-9a-f]{64}$/.test(name))
+        .map((name) => JSON.parse(readFileSync(join(dir, name, 'image.json'), 'utf8')));
+    },
+    layerDiff(chainId) {
+      return join(store, 'layers', chainId.replace(/^sha256:/, ''), 'diff');
+    },
+    leftovers() {
+      const out: string[] = [];
+      for (const sub of ['tmp', 'downloads']) {
+        const dir = join(store, sub);
+        if (existsSync(dir)) out.push(...readdirSync(dir).map((n) => `${sub}/${n}`));
+      }
+      return out;
+    },
+    async cleanup() {
+      // uid 0 inside is the user; 1.. are the subordinate ids, as tsbox maps them.
+      const uid = process.getuid!();
+      const gid = process.getgid!();
+      const sub = (file: string, id: number) => {
+        const name = process.env.USER ?? '';
+        const line = readFileSync(file, 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith(`${name}:`) || l.startsWith(`${id}:`));
+        return line ? line.split(':') : undefined;
+      };
+      const su = existsSync('/etc/subuid') ? sub('/etc/subuid', uid) : undefined;
+      const sg = existsSync('/etc/subgid') ? sub('/etc/subgid', gid) : undefined;
+      if (su && sg && existsSync('/usr/bin/newuidmap')) {
+        await runProgram(HELPER_BIN, [
+          'userns',
+          '--uid-map', '0', String(uid), '1', '--uid-map', '1', su[1]!, su[2]!,
+          '--gid-map', '0', String(gid), '1', '--gid-map', '1', sg[1]!, sg[2]!,
+          '--newuidmap', '/usr/bin/newuidmap', '--newgidmap', '/usr/bin/newgidmap',
+          '--', 'rm', '-rf', base.root,
+        ], { timeoutMs: 60_000 });
+      }
+      base.cleanup();
+    },
+  };
+}
