@@ -67,12 +67,10 @@ static void parse_options(int argc, char **argv, struct userns_options *opts) {
 
   if ((opts->newuidmap == NULL) != (opts->newgidmap == NULL))
     die("userns: --newuidmap and --newgidmap go together");
-  if (opts->newuidmap != NULL) {
-    if (opts->newuidmap[0] != '/' || opts->newgidmap[0] != '/')
-      die("userns: --newuidmap and --newgidmap need absolute paths");
-    return;
-  }
-  /* Without the setuid tools the kernel lets us map exactly our own id. */
+  if (opts->newuidmap != NULL && (opts->newuidmap[0] != '/' || opts->newgidmap[0] != '/'))
+    die("userns: --newuidmap and --newgidmap need absolute paths");
+
+  /* No map given: root inside is the caller, as `unshare --map-root-user`. */
   const unsigned long own[2] = {geteuid(), getegid()};
   struct ns_id_map *maps[2] = {&opts->uid_map, &opts->gid_map};
   for (int m = 0; m < 2; m++) {
@@ -80,10 +78,12 @@ static void parse_options(int argc, char **argv, struct userns_options *opts) {
     if (map->len == 0) {
       map->ranges[0] = (struct ns_id_range){.inside = 0, .outside = own[m], .count = 1};
       map->len = 1;
-    } else if (map->len > 1 || map->ranges[0].count != 1 || map->ranges[0].outside != own[m]) {
+    }
+    /* Without the setuid tools the kernel lets us map exactly our own id. */
+    if (opts->newuidmap == NULL &&
+        (map->len > 1 || map->ranges[0].count != 1 || map->ranges[0].outside != own[m]))
       die("userns: without --newuidmap/--newgidmap only your own %s (%lu, count 1) can be mapped", map->kind,
           own[m]);
-    }
   }
 }
 
