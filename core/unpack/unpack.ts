@@ -325,9 +325,14 @@ class LayerUnpacker {
   /** A hard link may only point at an earlier non-directory entry of this same layer. */
   private async hardlink(path: string, name: string, header: Header): Promise<void> {
     const linkname = header.linkname ?? '';
-    const target = entryPath(linkname, this.context);
     const refuse = (why: string) =>
       new LayerUnsafeError(`${this.context}: hard link ${JSON.stringify(name)} points to ${JSON.stringify(linkname)}, ${why}`);
+    let target: string;
+    try {
+      target = entryPath(linkname, this.context);
+    } catch {
+      throw refuse('outside the layer');
+    }
     if (target === '') throw refuse('the layer root');
     const targetKind = () => {
       const kind = this.kinds.get(target);
