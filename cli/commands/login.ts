@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { BaseCommand } from '../base.js';
+import { parseTlsVerify, tlsVerifyOption } from '../options.js';
 import { globalOptions } from '../global-options.js';
 
 export class LoginCommand extends BaseCommand {
@@ -23,7 +24,7 @@ export class LoginCommand extends BaseCommand {
   username = Option.String('-u,--username', { description: 'Username for the registry' });
   password = Option.String('-p,--password', { description: 'Password for the registry (visible to other users: prefer --password-stdin)' });
   passwordStdin = Option.Boolean('--password-stdin', false, { description: 'Read the password from standard input' });
-  tlsVerify = Option.String('--tls-verify', { tolerateBoolean: true, description: 'Require HTTPS and verify certificates (default true)' });
+  tlsVerify = tlsVerifyOption();
   authfile = Option.String('--authfile', { description: 'Path of the auth file (default: $REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json)' });
   registry = Option.String({ name: 'REGISTRY' });
 
@@ -69,14 +70,6 @@ export class LoginCommand extends BaseCommand {
     this.context.stdout.write('Login Succeeded!\n');
     return 0;
   }
-}
-
-/** `--tls-verify`, `--tls-verify=true|false`, `--no-tls-verify`; undefined when not given. */
-export function parseTlsVerify(value: string | boolean | undefined): boolean | undefined {
-  if (value === undefined || typeof value === 'boolean') return value;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new UsageError(`invalid value ${JSON.stringify(value)} for --tls-verify: use true or false`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.js';
+import { parseTlsVerify, tlsVerifyOption } from '../options.js';
 
 export class PullCommand extends BaseCommand {
   static override paths = [['pull'], ['image', 'pull']];
@@ -24,7 +25,7 @@ export class PullCommand extends BaseCommand {
   arch = Option.String('--arch', { description: 'Use ARCH instead of the host architecture' });
   os = Option.String('--os', { description: 'Use OS instead of the host OS' });
   variant = Option.String('--variant', { description: 'Use VARIANT instead of the default variant' });
-  tlsVerify = Option.Boolean('--tls-verify', true, { description: 'Require HTTPS and verify certificates' });
+  tlsVerify = tlsVerifyOption();
   image = Option.String({ name: 'IMAGE' });
 
   async execute(): Promise<number> {
@@ -47,7 +48,7 @@ export class PullCommand extends BaseCommand {
       try {
         ({ image } = await pullImage(this.image, {
           platform,
-          tlsVerify: this.tlsVerify,
+          tlsVerify: parseTlsVerify(this.tlsVerify),
           reporter,
           mapping: { uids: session.mapping.uids, gids: session.mapping.gids },
           helper: session.helper,
