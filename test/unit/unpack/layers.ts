@@ -149,7 +149,13 @@ export function workArea(prefix: string): { base: string; dest: string; outside:
   const cleanup = () => {
     // Layers hold read-only directories, which even their owner cannot empty.
     spawnSync('chmod', ['-R', 'u+rwX', base], { timeout: 30_000 });
-    rmSync(base, { recursive: true, force: true });
+    try {
+      rmSync(base, { recursive: true, force: true });
+    } catch {
+      // Files owned by subordinate ids: only root of their namespace may remove them.
+      spawnSync('unshare', ['-U', '--map-auto', '--map-root-user', 'rm', '-rf', base], { timeout: 30_000 });
+      rmSync(base, { recursive: true, force: true });
+    }
   };
   return { base, dest, outside, sentinel, cleanup };
 }
