@@ -60,7 +60,7 @@ export class RmiCommand extends BaseCommand {
             out.write(`Untagged: ${name}\n`);
             continue;
           }
-        } else if (image.names.length > 1 && !this.force) {
+        } else if (image.names.length > 1 && !this.force && !this.all) {
           throw new TsboxError(
             `unable to delete image ${JSON.stringify(image.id)} by ID with more than one tag (${JSON.stringify(image.names)}): please force removal`,
           );
