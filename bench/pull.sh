@@ -210,13 +210,15 @@ clear_round() {
   remove_as_user "$WORK/user/tsbox-$1" "$WORK/user/podman-$1" "$WORK/user/skopeo-$1"
 }
 
-declare -A TIMES=()
+declare -A TIMES=() DISK=()
 for round in $(seq 1 "$ROUNDS"); do
   for tool in tsbox podman skopeo; do
     wants "$tool" || continue
     pull_"$tool" "$round"
     TIMES[$tool]="${TIMES[$tool]:-} $RESULT"
-    say "round $round: $tool $RESULT s"
+    # What the tool left on disk: a pull that unpacks nothing would show here.
+    [ "$round" = 1 ] && DISK[$tool]=$(du -sm "$WORK/user/$tool-$round" 2>/dev/null | cut -f1 || echo '?')
+    say "round $round: $tool $RESULT s, ${DISK[$tool]:-?} MiB on disk after round 1"
   done
   clear_round "$round"
 done
@@ -238,10 +240,10 @@ if [[ "${MEDIAN[tsbox]:-}" =~ ^[0-9.]+$ && "${MEDIAN[podman]:-}" =~ ^[0-9.]+$ ]]
 fi
 
 echo
-printf '%-8s %-10s %s\n' tool median rounds
+printf '%-8s %-10s %-12s %s\n' tool median 'disk (MiB)' rounds
 for tool in tsbox podman skopeo; do
   wants "$tool" || continue
-  printf '%-8s %-10s %s\n' "$tool" "${MEDIAN[$tool]}" "${TIMES[$tool]# }"
+  printf '%-8s %-10s %-12s %s\n' "$tool" "${MEDIAN[$tool]}" "${DISK[$tool]:-?}" "${TIMES[$tool]# }"
 done
 echo "tsbox/podman: $RATIO"
 [ "$RECORD" = yes ] || exit 0
@@ -256,10 +258,10 @@ echo "tsbox/podman: $RATIO"
     "$(json layers)" "$(( $(json compressedBytes) / 1048576 ))" "$(( $(json unpackedBytes) / 1048576 ))"
   printf 'Versions: tsbox %s (%s), %s, %s\n\n' "$(node -p "require('$REPO/package.json').version")" \
     "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(podman --version)" "$(skopeo --version)"
-  printf '| tool | median (s) | rounds (s) |\n|---|---|---|\n'
+  printf '| tool | median (s) | rounds (s) | on disk after (MiB) |\n|---|---|---|---|\n'
   for tool in tsbox podman skopeo; do
     wants "$tool" || continue
-    printf '| %s | %s | %s |\n' "$tool" "${MEDIAN[$tool]}" "${TIMES[$tool]# }"
+    printf '| %s | %s | %s | %s |\n' "$tool" "${MEDIAN[$tool]}" "${TIMES[$tool]# }" "${DISK[$tool]:-?}"
   done
   printf '\ntsbox/podman: %s (skopeo copy to dir: is download only, no unpack)\n' "$RATIO"
 } >>"$REPO/BENCHMARKS.md"
