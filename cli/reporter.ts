@@ -75,7 +75,7 @@ export function createReporter(options: ReporterOptions): CliReporter {
   const lineFor = (item: Item): string => {
     const head = `Copying ${item.what} ${item.id}`;
     if (item.note !== undefined) {
-      return item.total !== undefined && finishedText(item) === 'done'
+      return live && item.total !== undefined && finishedText(item) === 'done'
         ? `${head} ${progressBar(1, 1)} ${formatBinarySize(item.total)} / ${formatBinarySize(item.total)} ${finishedText(item)}`
         : `${head} ${finishedText(item)}`;
     }
