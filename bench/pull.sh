@@ -99,14 +99,23 @@ done
 [ -n "$HOST" ] || { echo "bench/pull.sh: docker-registry did not start in 15 s" >&2; exit 1; }
 say "registry on $HOST"
 
-# ---- the image
+# ---- a snapshot of tsbox: a rebuild of the working tree during the run
+# must not change what is measured, and the user may not read the clone.
 if [ ! -f "$REPO/dist/bench/push-big-image.js" ]; then
   say "building tsbox"
-  (cd "$REPO" && npx tsc -p .) || true
+  (cd "$REPO" && npm run -s build) || true
 fi
+TSBOX_DIR="$WORK/tsbox"
+mkdir -p "$TSBOX_DIR"
+cp -a "$REPO/package.json" "$REPO/bin" "$REPO/dist" "$REPO/node_modules" "$REPO/native-helper" "$TSBOX_DIR/"
+chmod -R a+rX "$TSBOX_DIR"
+TSBOX_REVISION=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$REPO" diff --quiet HEAD -- core cli native-helper 2>/dev/null || TSBOX_REVISION="$TSBOX_REVISION+changes"
+
+# ---- the image
 say "building (or reusing) a ${SIZE_MB} MiB image in $LAYERS layers under $CACHE, pushing it"
 mkdir -p "$CACHE"
-IMAGE_JSON=$(timeout 3600 node "$REPO/dist/bench/push-big-image.js" --registry "$HOST" --size-mb "$SIZE_MB" --layers "$LAYERS" --cache "$CACHE")
+IMAGE_JSON=$(timeout 3600 node "$TSBOX_DIR/dist/bench/push-big-image.js" --registry "$HOST" --size-mb "$SIZE_MB" --layers "$LAYERS" --cache "$CACHE")
 json() { node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; console.log(v)' "$IMAGE_JSON" "$1"; }
 REF=$(json reference)
 say "image $REF: $(json layers) layers, $(( $(json compressedBytes) / 1048576 )) MiB compressed, $(( $(json unpackedBytes) / 1048576 )) MiB unpacked (build $(json buildSeconds) s, push $(json pushSeconds) s)"
@@ -167,7 +176,7 @@ pull_tsbox() {
   local d="$WORK/user/tsbox-$1"
   as_user mkdir -p "$d"
   timed "tsbox-$1" "${COMMON_ENV[@]}" TSBOX_ROOT="$d/store" XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" \
-    node "$REPO/bin/tsbox" pull "$REF"
+    node "$TSBOX_DIR/bin/tsbox" pull "$REF"
 }
 
 pull_podman() {
@@ -218,7 +227,7 @@ for round in $(seq 1 "$ROUNDS"); do
     TIMES[$tool]="${TIMES[$tool]:-} $RESULT"
     # What the tool left on disk: a pull that unpacks nothing would show here.
     [ "$round" = 1 ] && DISK[$tool]=$(du -sm "$WORK/user/$tool-$round" 2>/dev/null | cut -f1 || echo '?')
-    say "round $round: $tool $RESULT s, ${DISK[$tool]:-?} MiB on disk after round 1"
+    say "round $round: $tool $RESULT s${DISK[$tool]:+ (${DISK[$tool]} MiB on disk after round 1)}"
   done
   clear_round "$round"
 done
@@ -257,7 +266,7 @@ echo "tsbox/podman: $RATIO"
   printf 'Image: %s layers, %s MiB compressed (gzip), %s MiB unpacked; cold store each round, page cache warm  \n' \
     "$(json layers)" "$(( $(json compressedBytes) / 1048576 ))" "$(( $(json unpackedBytes) / 1048576 ))"
   printf 'Versions: tsbox %s (%s), %s, %s\n\n' "$(node -p "require('$REPO/package.json').version")" \
-    "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(podman --version)" "$(skopeo --version)"
+    "$TSBOX_REVISION" "$(podman --version)" "$(skopeo --version)"
   printf '| tool | median (s) | rounds (s) | on disk after (MiB) |\n|---|---|---|---|\n'
   for tool in tsbox podman skopeo; do
     wants "$tool" || continue
