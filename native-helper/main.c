@@ -2,6 +2,7 @@
  * user namespaces, write id maps, make device nodes — in one small,
  * single-threaded program driven by argv. One mode per invocation. */
 #include "fsops.h"
+#include "run.h"
 #include "userns.h"
 #include "util.h"
 
@@ -19,6 +20,8 @@ static const char usage_text[] =
     "                    run CMD as root in a new user namespace\n"
     "  fsops ROOT        do the NUL-separated operations on stdin below ROOT:\n"
     "                    whiteout PATH | opaque PATH | xattr PATH NAME HEXVALUE | fifo PATH MODE\n"
+    "  run [OPTION]... -- CMD [ARG]...\n"
+    "                    run CMD in a container (docs/internals.md, \"Running containers\")\n"
     "  --version         print the version\n";
 
 struct mode {
@@ -29,6 +32,7 @@ struct mode {
 static const struct mode modes[] = {
     {"userns", userns_main},
     {"fsops", fsops_main},
+    {"run", run_main},
 };
 
 int main(int argc, char **argv) {
