@@ -1,0 +1,207 @@
+// The container store, beside the image store under storeRoot():
+//
+//   containers/containers.lock        taken while names are claimed or released
+//   containers/names/<name>           the id owning <name> (a claim; stale when its container is gone)
+//   containers/<id>/config.json       ContainerRecord: metadata + the spec; its presence makes the container
+//   containers/<id>/userdata/         hosts, resolv.conf, hostname bound into the container
+//   containers/<id>/{upper,work,merged}/   the overlay's writable layer, work dir and mount point
+//
+// upper/ holds files owned by mapped ids, so removal happens inside the user
+// namespace (the helper's --remove-after-exit for --rm, else runInUserNamespace).
+// A separate lock from store.lock keeps `run` from waiting behind a pull's commits.
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { TsboxError } from '../errors.js';
+import { storeRoot } from '../paths.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { withLock } from '../store/lock.js';
+import type { ContainerRecord } from './spec.js';
+
+export interface ContainerPaths {
+  dir: string;
+  config: string;
+  userdata: string;
+  upper: string;
+  work: string;
+  merged: string;
+}
+
+export class NameInUseError extends TsboxError {}
+export class ContainerNotFoundError extends TsboxError {}
+
+/** podman's rule for container names. */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const ID = /^[0-9a-f]{64}$/;
+
+// Random names as podman (and docker) make them: adjective_surname.
+const ADJECTIVES = [
+  'admiring', 'amazing', 'angry', 'awesome', 'blissful', 'bold', 'brave', 'busy', 'charming', 'clever',
+  'cool', 'dazzling', 'determined', 'eager', 'ecstatic', 'elegant', 'epic', 'festive', 'focused', 'friendly',
+  'gallant', 'gracious', 'happy', 'hopeful', 'jolly', 'keen', 'kind', 'laughing', 'loving', 'lucid',
+  'magical', 'modest', 'nice', 'nifty', 'optimistic', 'peaceful', 'pensive', 'practical', 'quirky', 'relaxed',
+  'serene', 'sharp', 'stoic', 'sweet', 'tender', 'trusting', 'upbeat', 'vibrant', 'wizardly', 'zealous',
+];
+const SURNAMES = [
+  'agnesi', 'albattani', 'babbage', 'bardeen', 'bell', 'blackwell', 'bohr', 'borg', 'cannon', 'curie',
+  'darwin', 'dijkstra', 'einstein', 'euler', 'faraday', 'fermat', 'feynman', 'galileo', 'goldberg', 'hamilton',
+  'hawking', 'hopper', 'hypatia', 'johnson', 'kepler', 'knuth', 'lamarr', 'lovelace', 'mayer', 'mcclintock',
+  'meitner', 'mendel', 'newton', 'noether', 'pasteur', 'poincare', 'ritchie', 'shannon', 'sinoussi', 'tesla',
+  'thompson', 'torvalds', 'turing', 'volhard', 'wescoff', 'wiles', 'williams', 'wozniak', 'yalow', 'zhukovsky',
+];
+
+function randomName(): string {
+  const pick = <T>(list: T[]) => list[randomBytes(2).readUInt16BE() % list.length]!;
+  return `${pick(ADJECTIVES)}_${pick(SURNAMES)}`;
+}
+
+/** A new container id: 64 hex digits. */
+export function newContainerId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export function validateName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new TsboxError(`invalid container name ${JSON.stringify(name)}`, {
+      hint: 'names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*',
+    });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ContainerStore {
+  readonly dir: string;
+  private readonly namesDir: string;
+  private readonly lockFile: string;
+
+  constructor(root: string = storeRoot()) {
+    this.dir = join(root, 'containers');
+    this.namesDir = join(this.dir, 'names');
+    this.lockFile = join(this.dir, 'containers.lock');
+  }
+
+  paths(id: string): ContainerPaths {
+    if (!ID.test(id)) throw new TsboxError(`invalid container id ${JSON.stringify(id)}`);
+    const dir = join(this.dir, id);
+    return {
+      dir,
+      config: join(dir, 'config.json'),
+      userdata: join(dir, 'userdata'),
+      upper: join(dir, 'upper'),
+      work: join(dir, 'work'),
+      merged: join(dir, 'merged'),
+    };
+  }
+
+  /** The id that owns `name`, when a container with that id still exists. */
+  private async owner(name: string): Promise<string | undefined> {
+    let id: string;
+    try {
+      id = (await fs.readFile(join(this.namesDir, name), 'utf8')).trim();
+    } catch {
+      return undefined;
+    }
+    if (!ID.test(id)) return undefined;
+    return (await exists(this.paths(id).config)) ? id : undefined;
+  }
+
+  /**
+   * Creates the container's directories and config.json, claiming its name
+   * (`record.Name`, or a random one when empty) under the containers lock.
+   * Returns the record as stored.
+   */
+  async create(record: ContainerRecord): Promise<{ record: ContainerRecord; paths: ContainerPaths }> {
+    const paths = this.paths(record.Id);
+    await fs.mkdir(this.namesDir, { recursive: true, mode: 0o700 });
+    const name = await withLock(this.lockFile, async () => {
+      let chosen = record.Name;
+      if (chosen) {
+        validateName(chosen);
+        const holder = await this.owner(chosen);
+        if (holder) {
+          throw new NameInUseError(
+            `the container name "${chosen}" is already in use by ${holder}. You have to remove that container to be able to reuse that name: that name is already in use`,
+          );
+        }
+      } else {
+        for (let tries = 0; ; tries++) {
+          chosen = tries < 20 ? randomName() : `${randomName()}_${randomBytes(2).toString('hex')}`;
+          if (!(await this.owner(chosen))) break;
+        }
+      }
+      // a claim left by a container that is gone (a crash between claim and removal) is taken over
+      await writeFileAtomic(join(this.namesDir, chosen), `${record.Id}\n`, 0o600);
+      await fs.mkdir(paths.dir, { mode: 0o700 });
+      for (const sub of [paths.userdata, paths.upper, paths.work, paths.merged]) await fs.mkdir(sub, { mode: 0o755 });
+      const stored = { ...record, Name: chosen };
+      await writeFileAtomic(paths.config, `${JSON.stringify(stored, null, 2)}\n`, 0o600);
+      return chosen;
+    });
+    return { record: { ...record, Name: name }, paths };
+  }
+
+  async read(id: string): Promise<ContainerRecord | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(this.paths(id).config, 'utf8')) as ContainerRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async list(): Promise<ContainerRecord[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const records = await Promise.all(names.filter((n) => ID.test(n)).map((id) => this.read(id)));
+    return records.filter((r): r is ContainerRecord => r !== undefined);
+  }
+
+  /** Rewrites config.json with a new state. */
+  async setState(record: ContainerRecord, state: ContainerRecord['State']): Promise<void> {
+    record.State = state;
+    await writeFileAtomic(this.paths(record.Id).config, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  }
+
+  /** Releases `name` if it still belongs to `id`. */
+  async releaseName(name: string, id: string): Promise<void> {
+    await withLock(this.lockFile, async () => {
+      const path = join(this.namesDir, name);
+      const text = await fs.readFile(path, 'utf8').catch(() => '');
+      if (text.trim() === id) await fs.rm(path, { force: true });
+    });
+  }
+
+  /**
+   * Removes a container: config.json first (from then on it does not exist),
+   * then its name, then its directories — inside the user namespace, since
+   * upper/ holds files of mapped ids. `removeTree` does that last step.
+   */
+  async remove(id: string, removeTree: (dir: string) => Promise<void>): Promise<void> {
+    const record = await this.read(id);
+    const paths = this.paths(id);
+    if (!record && !(await exists(paths.dir))) throw new ContainerNotFoundError(`no container with name or ID "${id}" found: no such container`);
+    await fs.rm(paths.config, { force: true });
+    if (record) await this.releaseName(record.Name, id);
+    if (await exists(paths.dir)) await removeTree(paths.dir);
+  }
+}
+
+/** Removes a directory tree whose files belong to mapped ids, from inside the user namespace. */
+export async function removeTreeInUserNamespace(dir: string): Promise<void> {
+  const { runInUserNamespace } = await import('../userns/helper.js');
+  const result = await runInUserNamespace('rm', ['-rf', '--', dir]);
+  if (result.exitCode !== 0) {
+    throw new TsboxError(`removing ${dir}: ${result.stderr.trim() || `rm exited with ${result.exitCode}`}`);
+  }
+}

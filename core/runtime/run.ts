@@ -1,0 +1,165 @@
+// Runs a container in the foreground: spawns `tsbox-helper run` with its file
+// descriptors, reads its status lines, starts the network once the
+// container's process exists, lets it exec, and resolves to its exit status.
+//
+// The helper inherits our real stdin/stdout/stderr: this process never reads
+// or writes the container's streams, so pipes flow straight through.
+// fds 3.. of the helper, in this order:
+//   3 args     NUL-separated options (`--args 3`)
+//   4 status   JSON lines from the helper
+//   5 sync     one byte once the network is up (only when there is one to start)
+//   6 seccomp  the compiled BPF program (only when there is one)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { TsboxError } from '../errors.js';
+import { silentReporter, type Reporter } from '../progress.js';
+import { helperPath } from '../userns/helper.js';
+import type { MappingTools, UserMapping } from '../userns/mapping.js';
+import type { ContainerPaths } from './containers.js';
+import { helperArgs } from './helper-args.js';
+import type { ContainerSpec } from './spec.js';
+
+const ARGS_FD = 3;
+const STATUS_FD = 4;
+const SYNC_FD = 5;
+const SECCOMP_FD = 6;
+
+/** What the network module hands back: stopped when the container exits. */
+export interface RunningNetwork {
+  stop(): Promise<void> | void;
+}
+
+export interface RunContainerOptions {
+  paths: ContainerPaths;
+  /** the store's layers/ directory */
+  layersDir: string;
+  mapping: UserMapping;
+  tools: MappingTools | undefined;
+  /** remove the container's directory from inside the namespace once it exited */
+  remove?: boolean;
+  /** the compiled seccomp program (struct sock_filter[]), when one applies */
+  seccomp?: Buffer;
+  /** starts the container's network for its first process (slirp4netns/pasta); absent: nothing to start */
+  startNetwork?: (pid: number) => Promise<RunningNetwork>;
+  reporter?: Reporter;
+  /** called with the container's host pid once it exists */
+  onPid?: (pid: number) => void;
+}
+
+/** One status line of the helper (docs/internals.md). */
+export type HelperEvent =
+  | { event: 'pid'; pid: number }
+  | { event: 'error'; stage: string; errno?: string; message: string }
+  | { event: 'exit'; code?: number; signal?: number };
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const number = signal ? constants.signals[signal] : undefined;
+  return number ? 128 + number : 125;
+}
+
+/** Splits a stream into JSON lines; lines that are not JSON are reported, not fatal. */
+function readEvents(stream: Readable, onEvent: (event: HelperEvent) => void, reporter: Reporter): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim() === '') continue;
+      try {
+        onEvent(JSON.parse(line) as HelperEvent);
+      } catch {
+        reporter.debug(`helper status: unreadable line ${JSON.stringify(line)}`);
+      }
+    }
+  });
+  stream.on('error', () => {});
+}
+
+function helperNotRunnable(path: string, err: unknown): TsboxError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'permission denied' : String(err);
+  return new TsboxError(`cannot run the helper ${path}: ${why}`, { hint: 'build it with `npm run build`, or point TSBOX_HELPER at it', cause: err });
+}
+
+/**
+ * Runs the container described by `spec` and resolves to its exit status
+ * (128+N for signal N; 125 when the helper failed, 126/127 when the command
+ * cannot run / is not found).
+ */
+export async function runContainer(spec: ContainerSpec, options: RunContainerOptions): Promise<number> {
+  const reporter = options.reporter ?? silentReporter;
+  const { paths } = options;
+  const args = helperArgs(spec, {
+    layersDir: options.layersDir,
+    upper: paths.upper,
+    work: paths.work,
+    merged: paths.merged,
+    statusFd: STATUS_FD,
+    ...(options.startNetwork ? { syncFd: SYNC_FD } : {}),
+    ...(options.seccomp ? { seccompFd: SECCOMP_FD } : {}),
+    ...(options.remove ? { removeAfterExit: [paths.dir] } : {}),
+    mapping: options.mapping,
+    tools: options.tools,
+  });
+  const path = helperPath();
+  const child: ChildProcess = spawn(path, ['run', '--args', String(ARGS_FD)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', options.startNetwork ? 'pipe' : 'ignore', options.seccomp ? 'pipe' : 'ignore'],
+    // the container's environment is in the args; the helper itself needs only PATH (newuidmap)
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
+
+  const forwards = FORWARDED_SIGNALS.map((signal) => {
+    const forward = () => child.kill(signal);
+    process.on(signal, forward);
+    return () => process.off(signal, forward);
+  });
+
+  let network: RunningNetwork | undefined;
+  let failure: unknown;
+  const pipes = child.stdio as unknown as Array<Readable | Writable | null>;
+  const argsPipe = pipes[ARGS_FD] as Writable;
+  argsPipe.on('error', () => {}); // the helper died early: its exit status tells why
+  argsPipe.end(Buffer.from(args.map((a) => `${a}\0`).join('')));
+  if (options.seccomp) {
+    const seccompPipe = pipes[SECCOMP_FD] as Writable;
+    seccompPipe.on('error', () => {});
+    seccompPipe.end(options.seccomp);
+  }
+  const syncPipe = options.startNetwork ? (pipes[SYNC_FD] as Writable) : undefined;
+  syncPipe?.on('error', () => {});
+
+  const onPid = async (pid: number) => {
+    options.onPid?.(pid);
+    if (!syncPipe || !options.startNetwork) return;
+    try {
+      network = await options.startNetwork(pid);
+      syncPipe.end(Buffer.from([1]));
+    } catch (err) {
+      failure = err;
+      syncPipe.destroy(); // EOF: the helper aborts before exec
+    }
+  };
+  readEvents(pipes[STATUS_FD] as Readable, (event) => {
+    if (event.event === 'pid') void onPid(event.pid);
+    else if (event.event === 'error') reporter.debug(`helper: ${event.stage}: ${event.message}`);
+  }, reporter);
+
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', (err) => reject(helperNotRunnable(path, err)));
+      child.on('close', (code, signal) => resolve(exitCodeOf(code, signal)));
+    });
+    if (failure) throw failure;
+    return code;
+  } finally {
+    forwards.forEach((off) => off());
+    if (network) await Promise.resolve(network.stop()).catch((err) => reporter.warn(`stopping the network: ${(err as Error).message}`));
+  }
+}
