@@ -227,7 +227,7 @@ for round in $(seq 1 "$ROUNDS"); do
     TIMES[$tool]="${TIMES[$tool]:-} $RESULT"
     # What the tool left on disk: a pull that unpacks nothing would show here.
     [ "$round" = 1 ] && DISK[$tool]=$(du -sm "$WORK/user/$tool-$round" 2>/dev/null | cut -f1 || echo '?')
-    say "round $round: $tool $RESULT s${DISK[$tool]:+ (${DISK[$tool]} MiB on disk after round 1)}"
+    if [ "$round" = 1 ]; then say "round 1: $tool $RESULT s, ${DISK[$tool]:-?} MiB on disk"; else say "round $round: $tool $RESULT s"; fi
   done
   clear_round "$round"
 done
