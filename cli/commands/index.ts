@@ -7,5 +7,6 @@ import { ImagesCommand } from './images.js';
 import { ImageInspectCommand } from './image-inspect.js';
 import { TagCommand } from './tag.js';
 import { RmiCommand } from './rmi.js';
+import { RunCommand } from './run.js';
 
-export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand];
+export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand];

@@ -1,0 +1,160 @@
+// `tsbox run` end to end, below the command line: find (or have pulled) the
+// image, build the spec, create the container, run it, clean up after --rm.
+// The warm path reads a few small files and spawns one helper: no registry
+// client, no tar code, no second node process.
+import { readFileSync } from 'node:fs';
+import { TsboxError } from '../errors.js';
+import { silentReporter, type Reporter } from '../progress.js';
+import { parseImageConfig } from '../pull/config.js';
+import { openStore, ImageNotFoundError, type ImageRecord, type ImageStore } from '../store/index.js';
+import { currentMapping, findMappingTools, type UserMapping } from '../userns/mapping.js';
+import { ContainerStore, newContainerId, removeTreeInUserNamespace, type ContainerPaths } from './containers.js';
+import { keepIdMapping } from './keep-id.js';
+import { runContainer, type RunningNetwork } from './run.js';
+import { buildSpec, type ContainerRecord, type ContainerSpec, type Mount, type SpecOptions } from './spec.js';
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface RunRequest extends Omit<SpecOptions, 'id' | 'layers' | 'ownIds'> {
+  image: string;
+  name?: string;
+  remove?: boolean;
+  pull?: PullPolicy;
+  /** paths of --env-file, read here */
+  envFilePaths?: string[];
+}
+
+export interface RunHooks {
+  reporter?: Reporter;
+  /** pulls `image` and resolves to the pulled image's id (the CLI runs `tsbox pull`) */
+  pull(image: string): Promise<string>;
+  /** the network module's part: files for userdata and the network for the pid */
+  network?: {
+    files(spec: ContainerSpec, name: string): { hosts?: string; resolvConf?: string; hostname?: string };
+    start?(spec: ContainerSpec, pid: number): Promise<RunningNetwork>;
+  };
+  /** the compiled seccomp program for the spec, when it has a profile */
+  seccomp?(spec: ContainerSpec): Promise<Buffer | undefined>;
+}
+
+async function findOrPull(store: ImageStore, request: RunRequest, hooks: RunHooks): Promise<ImageRecord> {
+  const policy = request.pull ?? 'missing';
+  if (policy !== 'always') {
+    try {
+      return await store.findImage(request.image);
+    } catch (err) {
+      if (!(err instanceof ImageNotFoundError) || policy === 'never') throw err;
+    }
+  }
+  const id = await hooks.pull(request.image);
+  return store.findImage(id);
+}
+
+function readEnvFiles(paths: string[]): string[] {
+  return paths.map((path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new TsboxError(`reading --env-file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+  });
+}
+
+/** The bind mounts of the generated /etc files, unless the user mounts something there. */
+function etcMounts(paths: ContainerPaths, written: { hosts?: string; resolvConf?: string; hostname?: string }, user: Mount[]): Mount[] {
+  const taken = new Set(user.map((m) => m.destination));
+  const out: Mount[] = [];
+  for (const [key, file, destination] of [
+    ['hosts', 'hosts', '/etc/hosts'],
+    ['resolvConf', 'resolv.conf', '/etc/resolv.conf'],
+    ['hostname', 'hostname', '/etc/hostname'],
+  ] as const) {
+    if (written[key] === undefined || taken.has(destination)) continue;
+    out.push({ destination, type: 'bind', source: `${paths.userdata}/${file}`, options: [] });
+  }
+  return out;
+}
+
+/** Runs a container from `request.image`; resolves to its exit status. */
+export async function runImage(request: RunRequest, hooks: RunHooks): Promise<number> {
+  const reporter = hooks.reporter ?? silentReporter;
+  const baseMapping = currentMapping();
+  if (baseMapping.warning) reporter.warn(baseMapping.warning);
+  const storeMapping = { uids: baseMapping.uids, gids: baseMapping.gids };
+  const store = await openStore({ mapping: storeMapping });
+  const image = await findOrPull(store, request, hooks);
+  const config = parseImageConfig(await store.readBlob(image.configDigest), `image ${image.id}`);
+
+  const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const mapping: UserMapping = request.userns === 'keep-id' ? keepIdMapping(baseMapping, own) : baseMapping;
+  const id = newContainerId();
+  const spec = buildSpec(config, {
+    ...request,
+    id,
+    layers: image.layers,
+    envFiles: [...(request.envFiles ?? []), ...readEnvFiles(request.envFilePaths ?? [])],
+    ownIds: own,
+  });
+
+  const containers = new ContainerStore(store.root);
+  const record: ContainerRecord = {
+    Id: id,
+    Name: request.name ?? '',
+    Image: image.id,
+    ImageName: image.names[0] ?? request.image,
+    Created: new Date().toISOString(),
+    State: 'created',
+    Spec: spec,
+  };
+  // layers stay while this process (and so the container) lives, whatever rmi does meanwhile
+  const releaseLayers = await store.holdLayers(image.layers);
+  let created: { record: ContainerRecord; paths: ContainerPaths } | undefined;
+  try {
+    created = await containers.create(record);
+    const { paths } = created;
+    if (hooks.network) {
+      const files = hooks.network.files(spec, created.record.Name);
+      const { writeFileSync } = await import('node:fs');
+      if (files.hosts !== undefined) writeFileSync(`${paths.userdata}/hosts`, files.hosts);
+      if (files.resolvConf !== undefined) writeFileSync(`${paths.userdata}/resolv.conf`, files.resolvConf);
+      if (files.hostname !== undefined) writeFileSync(`${paths.userdata}/hostname`, files.hostname);
+      spec.mounts.push(...etcMounts(paths, files, spec.mounts));
+    }
+    const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
+    const start = hooks.network?.start;
+    const code = await runContainer(spec, {
+      paths,
+      layersDir: store.layout.layersDir,
+      mapping,
+      tools: mapping.full ? toolsOrThrow() : undefined,
+      remove: request.remove ?? false,
+      ...(seccomp ? { seccomp } : {}),
+      ...(start && spec.namespaces.network && spec.network.mode !== 'none' ? { startNetwork: (pid: number) => start(spec, pid) } : {}),
+      reporter,
+    });
+    if (!request.remove) await containers.setState(created.record, 'exited');
+    return code;
+  } finally {
+    if (created && request.remove) await removeAfterRun(containers, created.record, created.paths, reporter);
+    await releaseLayers();
+  }
+}
+
+function toolsOrThrow() {
+  const tools = findMappingTools();
+  if ('missing' in tools) throw new TsboxError(`${tools.missing} not found`, { hint: 'install the uidmap package' });
+  return tools;
+}
+
+/** --rm: the helper removed the directory from inside the namespace; release the name, and finish what it left. */
+async function removeAfterRun(containers: ContainerStore, record: ContainerRecord, paths: ContainerPaths, reporter: Reporter): Promise<void> {
+  try {
+    await containers.remove(record.Id, removeTreeInUserNamespace).catch(async (err) => {
+      // the helper already removed the directory: only the name is left
+      await containers.releaseName(record.Name, record.Id);
+      if (!(err instanceof TsboxError)) throw err;
+    });
+  } catch (err) {
+    reporter.warn(`removing container ${record.Id} (${paths.dir}): ${(err as Error).message}`);
+  }
+}
