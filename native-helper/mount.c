@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
@@ -61,9 +62,14 @@ int open_in_root(int root, const char *path) {
   return walk_in_root(root, path);
 }
 
-int ensure_in_root(int root, const char *path, bool want_dir) {
+/* Symlinks met while creating are followed inside the root, as the kernel
+ * would: at most this many. */
+#define MAX_SYMLINKS 40
+
+static int ensure_in_root_depth(int root, const char *path, bool want_dir, int depth) {
   int fd = open_in_root(root, path);
   if (fd >= 0 || errno != ENOENT) return fd;
+  if (depth > MAX_SYMLINKS) return errno = ELOOP, -1;
   cleanup_free char *copy = xstrdup(path);
   size_t len = strlen(copy);
   while (len > 1 && copy[len - 1] == '/') copy[--len] = '\0';
@@ -75,8 +81,17 @@ int ensure_in_root(int root, const char *path, bool want_dir) {
     name = slash + 1;
     parent_path = copy[0] ? copy : "/";
   }
-  cleanup_fd int parent = ensure_in_root(root, parent_path, true);
+  cleanup_fd int parent = ensure_in_root_depth(root, parent_path, true, depth);
   if (parent < 0) return -1;
+  /* a dangling symlink: create its target, resolved in the root too */
+  char target[PATH_MAX];
+  ssize_t n = readlinkat(parent, name, target, sizeof target - 1);
+  if (n > 0) {
+    target[n] = '\0';
+    cleanup_free char *next = xmalloc(strlen(parent_path) + (size_t)n + 2);
+    sprintf(next, "%s/%s", target[0] == '/' ? "" : parent_path, target);
+    return ensure_in_root_depth(root, next, want_dir, depth + 1);
+  }
   /* the parent is an O_PATH fd resolved in the root; *at calls on it do not
    * follow the last component */
   if (want_dir) {
@@ -87,6 +102,10 @@ int ensure_in_root(int root, const char *path, bool want_dir) {
     if (file >= 0) close(file);
   }
   return open_in_root(root, path);
+}
+
+int ensure_in_root(int root, const char *path, bool want_dir) {
+  return ensure_in_root_depth(root, path, want_dir, 0);
 }
 
 static const char *fd_path(int fd, char buf[32]) {

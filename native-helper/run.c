@@ -140,7 +140,6 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool allo
       if (argv[i + 1][0] == '\0' || strchr(argv[i + 1], '=') != NULL) die("--setenv %s: not a variable name", argv[i + 1]);
       o->setenv = push(o->setenv, &o->setenv_len, argv[i + 1]);
       o->setenv = push(o->setenv, &o->setenv_len, argv[i + 2]);
-      o->setenv_len--; /* counted in pairs */
       i += 2;
     } else if (IS("--user", 1)) o->user = argv[++i];
     else if (IS("--cap", 1)) o->caps = argv[++i];
@@ -197,10 +196,9 @@ static void close_fd(int *fd) {
 static void apply_environment(const struct run_options *o, const struct container_user *user) {
   if (o->clearenv && clearenv() != 0) report_fail(EXIT_HELPER, "env", errno, "clearenv");
   bool home_given = false;
-  for (size_t i = 0; i < o->setenv_len; i++) {
-    if (setenv(o->setenv[2 * i], o->setenv[2 * i + 1], 1) < 0)
-      report_fail(EXIT_HELPER, "env", errno, "setenv %s", o->setenv[2 * i]);
-    home_given |= strcmp(o->setenv[2 * i], "HOME") == 0;
+  for (size_t i = 0; i + 1 < o->setenv_len; i += 2) {
+    if (setenv(o->setenv[i], o->setenv[i + 1], 1) < 0) report_fail(EXIT_HELPER, "env", errno, "setenv %s", o->setenv[i]);
+    home_given |= strcmp(o->setenv[i], "HOME") == 0;
   }
   if (user != NULL && !home_given && setenv("HOME", user->home, 1) < 0)
     report_fail(EXIT_HELPER, "env", errno, "setenv HOME");
@@ -457,7 +455,10 @@ void run_main(int argc, char **argv) {
   static struct run_channels ch;
   memset(&ch, 0, sizeof ch);
   for (int i = 0; i < 2; i++) ch.tty[i] = -1;
-  if (o.seccomp_fd >= 0) seccomp_read(o.seccomp_fd, &ch.seccomp);
+  if (o.seccomp_fd >= 0) {
+    const char *problem = seccomp_read(o.seccomp_fd, &ch.seccomp);
+    if (problem != NULL) outer_fail("seccomp", errno, problem);
+  }
 
   /* A SIGCHLD ignored by whoever started us would make the kernel reap C. */
   signal(SIGCHLD, SIG_DFL);

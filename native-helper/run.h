@@ -46,8 +46,8 @@ struct run_options {
   const char *hostname;
   const char *chdir;
   bool clearenv;
-  const char **setenv; /* KEY, VALUE pairs */
-  size_t setenv_len;   /* in pairs */
+  const char **setenv; /* KEY, VALUE, KEY, VALUE... */
+  size_t setenv_len;   /* strings, twice the pairs */
   const char *user;
   const char *caps; /* NULL: keep all */
   bool no_new_privs;

@@ -4,19 +4,24 @@
 #include "util.h"
 
 #include <linux/filter.h>
+#include <stdlib.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
 
-void seccomp_read(int fd, struct seccomp_program *out) {
+const char *seccomp_read(int fd, struct seccomp_program *out) {
   char *data = NULL;
   size_t len = 0;
   if (read_to_end(fd, BPF_MAXINSNS * sizeof(struct sock_filter), &data, &len) < 0)
-    report_fail(EXIT_HELPER, "seccomp", errno, "read the seccomp program from fd %d", fd);
+    return "read the seccomp program";
   close(fd);
-  if (len == 0 || len % sizeof(struct sock_filter) != 0)
-    report_fail(EXIT_HELPER, "seccomp", EINVAL, "the seccomp program is %zu bytes, not a whole number of instructions", len);
+  if (len == 0 || len % sizeof(struct sock_filter) != 0) {
+    free(data);
+    errno = EINVAL;
+    return "the seccomp program is not a whole number of instructions (8 bytes each)";
+  }
   out->filter = data;
   out->len = len / sizeof(struct sock_filter);
+  return NULL;
 }
 
 void seccomp_load(const struct seccomp_program *program) {

@@ -10,7 +10,8 @@ struct seccomp_program {
   size_t len;   /* instructions */
 };
 
-void seccomp_read(int fd, struct seccomp_program *out);
+/* In the outer helper: NULL, or what is wrong (errno set). */
+const char *seccomp_read(int fd, struct seccomp_program *out);
 void seccomp_load(const struct seccomp_program *program);
 
 #endif
