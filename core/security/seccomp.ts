@@ -297,9 +297,7 @@ export function actionValue(action: SeccompActionName, errno: number | undefined
 }
 
 /** Whether a rule's includes/excludes select it for this container. */
-function ruleApplies(rule: SeccompSyscallRule, options: CompileOptions, kernel: [number, number] | undefined): boolean {
-  const caps = new Set(options.capabilities);
-  const goArch = ARCHES[options.arch].goName;
+function ruleApplies(rule: SeccompSyscallRule, caps: ReadonlySet<string>, goArch: string, kernel: [number, number] | undefined): boolean {
   const inc = rule.includes;
   if (inc) {
     if (inc.caps && inc.caps.length > 0 && !inc.caps.every((c) => caps.has(c))) return false;
@@ -326,9 +324,10 @@ interface SyscallPlan {
 function planSyscalls(profile: SeccompProfile, options: CompileOptions): SyscallPlan[] {
   const table = ARCHES[options.arch].syscalls;
   const kernel = parseKernelVersion(options.kernel ?? release());
+  const caps = new Set(options.capabilities);
   const byNr = new Map<number, SyscallPlan>();
   for (const rule of profile.syscalls) {
-    if (!ruleApplies(rule, options, kernel)) continue;
+    if (!ruleApplies(rule, caps, ARCHES[options.arch].goName, kernel)) continue;
     const ret = actionValue(rule.action, rule.errnoRet);
     for (const name of rule.names) {
       const nr = Object.hasOwn(table, name) ? table[name] : undefined;
