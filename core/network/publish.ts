@@ -110,23 +110,27 @@ export function parsePublish(value: string): PortMapping[] {
   }));
 }
 
-/** `-p 8080:80 -p 53/udp` → all mappings; two mappings of the same host port and protocol conflict. */
+/**
+ * `-p 8080:80 -p 53/udp` → all mappings. The same host port and protocol twice
+ * conflicts when the addresses are equal or one of them is every address.
+ */
 export function parsePublishList(values: string[]): PortMapping[] {
   const mappings = values.flatMap(parsePublish);
-  const taken = new Map<string, string>();
-  mappings.forEach((m, i) => {
-    if (m.hostPort === 0) return;
+  const taken = new Map<string, { hostIp: string; what: string }[]>();
+  for (const m of mappings) {
+    if (m.hostPort === 0) continue;
     for (let k = 0; k < m.range; k++) {
-      const key = `${m.protocol}/${m.hostIp}/${m.hostPort + k}`;
-      const earlier = taken.get(key);
-      if (earlier !== undefined) {
-        throw new TsboxError(`host port ${m.hostPort + k}/${m.protocol} is published twice (${earlier} and ${describeMapping(m)})`, {
+      const key = `${m.protocol}/${m.hostPort + k}`;
+      const earlier = taken.get(key) ?? [];
+      const clash = earlier.find((e) => e.hostIp === m.hostIp || e.hostIp === '' || m.hostIp === '');
+      if (clash) {
+        throw new TsboxError(`host port ${m.hostPort + k}/${m.protocol} is published twice (${clash.what} and ${describeMapping(m)})`, {
           hint: 'give each -p a different host port',
         });
       }
-      taken.set(key, describeMapping(mappings[i]!));
+      taken.set(key, [...earlier, { hostIp: m.hostIp, what: describeMapping(m) }]);
     }
-  });
+  }
   return mappings;
 }
 
