@@ -138,6 +138,13 @@ const ARCHES: Readonly<Record<SeccompArch, { audit: number; goName: string; sysc
   aarch64: { audit: AUDIT_ARCH_AARCH64, goName: 'arm64', syscalls: SYSCALLS_AARCH64 },
 };
 
+/** The seccomp architecture of this machine (Node's `process.arch`); others are refused. */
+export function nativeSeccompArch(nodeArch: string = process.arch): SeccompArch {
+  if (nodeArch === 'x64') return 'x86_64';
+  if (nodeArch === 'arm64') return 'aarch64';
+  throw new TsboxError(`seccomp filters are not supported on ${nodeArch}`, { hint: 'run with --security-opt seccomp=unconfined' });
+}
+
 /** containers-common's default profile (podman's), as data we can change. */
 export function defaultSeccompProfile(): SeccompProfile {
   return structuredClone(DEFAULT_PROFILE);

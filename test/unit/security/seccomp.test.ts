@@ -15,6 +15,7 @@ import {
   SECCOMP_RET_TRAP,
   compileSeccomp,
   defaultSeccompProfile,
+  nativeSeccompArch,
   type SeccompArch,
   type SeccompOperator,
   type SeccompProfile,
@@ -359,6 +360,18 @@ test('the default profile costs few instructions per system call', () => {
   const f = filter(defaultSeccompProfile());
   const steps = runSeccompProgram(f.program, { nr: SYSCALLS_X86_64.read!, arch: AUDIT_ARCH_X86_64 }).steps;
   assert.ok(steps < 30, `${steps} steps for read`);
+});
+
+test('the native architecture maps from Node\'s names, and others are refused with a way out', () => {
+  assert.is(nativeSeccompArch('x64'), 'x86_64');
+  assert.is(nativeSeccompArch('arm64'), 'aarch64');
+  try {
+    nativeSeccompArch('ppc64');
+    assert.unreachable('ppc64 accepted');
+  } catch (err) {
+    assert.instance(err, TsboxError);
+    assert.is((err as TsboxError).userMessage(), 'seccomp filters are not supported on ppc64 (run with --security-opt seccomp=unconfined)');
+  }
 });
 
 test.run();
