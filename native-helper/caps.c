@@ -4,7 +4,6 @@
 #include "util.h"
 
 #include <linux/capability.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
@@ -34,20 +33,9 @@ uint64_t caps_parse(const char *list) {
   return mask;
 }
 
-/* The highest capability this kernel knows, from /proc (CAP_LAST_CAP may be newer or older). */
-static int last_cap(void) {
-  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-  int last = CAP_LAST_CAP;
-  if (f != NULL) {
-    if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP;
-    fclose(f);
-  }
-  return last > 63 ? 63 : last;
-}
-
 void caps_drop_bounding(uint64_t keep) {
-  int last = last_cap();
-  for (int cap = 0; cap <= last; cap++)
+  /* every number the kernel might know; those it does not are EINVAL */
+  for (int cap = 0; cap < 64; cap++)
     if (!(keep & (UINT64_C(1) << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
       report_fail(EXIT_HELPER, "capabilities", errno, "drop %s from the bounding set",
                   (size_t)cap < CAP_COUNT ? cap_names[cap] : "a capability");

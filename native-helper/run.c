@@ -486,15 +486,18 @@ void run_main(int argc, char **argv) {
 
   struct report r;
   pid_t container = -1;
+  bool ready = false;
   int failure = 0, master = -1;
   while (report_read(ch.report[0], &r) == 1) {
     if (r.type == REPORT_UNSHARED) {
       write_maps(&o, namespace_root);
       if (write_all(ch.maps[1], "M", 1) < 0) outer_fail("userns", errno, "signal the user namespace");
       close_fd(&ch.maps[1]);
-    } else if (r.type == REPORT_PID) {
-      container = r.value;
-    } else if (r.type == REPORT_READY) {
+    } else if (r.type == REPORT_PID || r.type == REPORT_READY) {
+      /* C sends the pid, G says ready: either may come first */
+      if (r.type == REPORT_PID) container = r.value;
+      else ready = true;
+      if (container < 0 || !ready) continue;
       status_pid(status_fd, container);
       if (o.tty) {
         master = pty_receive_master(ch.tty[0]);

@@ -21,7 +21,7 @@ const fullMapping = mapping.full && tools !== undefined;
 const mapArgs = usernsHelperArgs(fullMapping ? mapping : { uids: [{ inside: 0, outside: process.getuid!(), count: 1 }], gids: [{ inside: 0, outside: process.getgid!(), count: 1 }], full: false }, tools);
 
 const work = mkdtempSync(join(tmpdir(), 'tsbox-run-test-'));
-const BUSYBOX_APPLETS = ['sh', 'echo', 'cat', 'ls', 'id', 'mount', 'hostname', 'ps', 'sleep', 'true', 'false', 'grep', 'mkdir', 'tty', 'env', 'pwd', 'touch', 'wc', 'stat', 'kill'];
+const BUSYBOX_APPLETS = ['sh', 'echo', 'cat', 'ls', 'id', 'mount', 'hostname', 'ps', 'sleep', 'true', 'false', 'grep', 'mkdir', 'tty', 'env', 'pwd', 'touch', 'wc', 'stat', 'kill', 'cut'];
 
 /** A minimal root: static busybox, passwd (root 0, app 1000) and group (app 1000, extra 2000 with app). */
 function makeRootfs(dir: string): string {
@@ -215,6 +215,17 @@ testIf(noRun, '--mask hides a file and a directory (absent paths ignored), --ro 
   assert.is(r.stdout, '[done]');
   assert.match(r.stderr, /Read-only file system/);
   assert.is(r.code, 1);
+});
+
+testIf(noRun, '--unshare-net gives only loopback and a sysfs of its own; without it /sys is the host\'s, read-only', async () => {
+  const own = await run(['--unshare-net', '--unshare-ipc', '--sys', '/sys'], sh('ls /sys/class/net; grep -E " /sys | /dev/mqueue " /proc/mounts | cut -d" " -f1,3,4'));
+  assert.is(own.code, 0, own.stderr);
+  assert.match(own.stdout, /^lo\n/);
+  assert.match(own.stdout, /\nsysfs sysfs ro,/);
+  assert.match(own.stdout, /\nmqueue mqueue rw,/);
+  const host = await run(['--sys', '/sys'], sh('grep " /sys " /proc/mounts | cut -d" " -f1,4; echo x > /sys/kernel/x'));
+  assert.match(host.stdout, /^sysfs ro,/);
+  assert.match(host.stderr, /Read-only file system/);
 });
 
 testIf(noRun, '--file writes a file from an fd', async () => {
