@@ -243,7 +243,7 @@ static void op_mask(int root, const struct run_op *op) {
   cleanup_fd int dest = open_existing(root, op->dest);
   if (dest < 0) return;
   if (is_dir_fd(dest)) {
-    mount_fs_on(dest, op->dest, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=755");
+    mount_fs_on(dest, op->dest, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
     return;
   }
   cleanup_fd int null = open_source("/dev/null");

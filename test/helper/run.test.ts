@@ -431,6 +431,11 @@ testIf(noRun ?? (existsSync('/usr/bin/script') ? undefined : 'script(1) is not i
   const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20_000, input: '' });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /\/dev\/pts\/0/);
+  // with --init the command, not the reaper, gets the terminal
+  const initCommand = command.replace("'--tty'", "'--tty' '--init'");
+  const withInit = spawnSync('script', ['-qec', initCommand, '/dev/null'], { encoding: 'utf8', timeout: 20_000, input: '' });
+  assert.is(withInit.status, 0, withInit.stderr);
+  assert.match(withInit.stdout, /\/dev\/pts\/0/);
 });
 
 test.run();
