@@ -1,0 +1,223 @@
+// tsbox run against a real registry, as the unprivileged user, in real
+// namespaces: pull on demand, exit statuses, process options, streams,
+// --rm clean-up, isolation (network, read-only root, masked paths, ids).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startRegistry, type TestRegistry } from '../lib/registry.js';
+import { pushBusybox } from '../lib/fixtures.js';
+import { runTsbox, TSBOX_BIN, type RunResult } from '../lib/tsbox.js';
+import { createTestStore, type TestStore } from '../lib/store.js';
+import { withTimeout } from '../lib/timeout.js';
+
+interface Context {
+  registry: TestRegistry;
+  store: TestStore;
+}
+
+const test = suite<Context>('run');
+
+test.before(async (context) => {
+  context.registry = await startRegistry();
+  // what `alpine` and `busybox` resolve to through the docker.io mirror
+  await Promise.all([pushBusybox(context.registry), pushBusybox(context.registry, 'library/alpine', 'latest')]);
+  context.store = createTestStore();
+  context.store.useRegistry(context.registry.host, { mirrorDockerIo: true });
+});
+
+test.after(async (context) => {
+  await context.store?.cleanup();
+  await context.registry?.stop();
+});
+
+function run(context: Context, args: string[], input?: string | Buffer): Promise<RunResult> {
+  return runTsbox(['run', ...args], { env: context.store.env, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+}
+
+/** Container directories left in the store (ids), and names still claimed. */
+function leftContainers(context: Context): { dirs: string[]; names: string[] } {
+  const dir = join(context.store.store, 'containers');
+  if (!existsSync(dir)) return { dirs: [], names: [] };
+  const dirs = readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  const names = existsSync(join(dir, 'names')) ? readdirSync(join(dir, 'names')) : [];
+  return { dirs, names };
+}
+
+/** Processes of this user whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)) found.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+test('pulls a missing image and runs it: prints ok', async (context) => {
+  const r = await run(context, ['--rm', 'alpine', 'sh', '-c', 'echo ok']);
+  assert.is(r.stdout, 'ok\n', r.stderr);
+  assert.is(r.code, 0);
+  assert.is(context.store.images().length, 1);
+});
+
+test('exit statuses: the command\'s, 128+N for a signal, 127 not found, 126 not executable', async (context) => {
+  const cases: [string[], number][] = [
+    [['false'], 1],
+    [['sh', '-c', 'exit 3'], 3],
+    // sh is not pid 1 under --init, so it can be killed by its own signal
+    [['--init', 'sh', '-c', 'kill -9 $$'], 137],
+    [['nosuchcommand'], 127],
+    [['/etc/passwd'], 126],
+  ];
+  for (const [args, code] of cases) {
+    const options = args[0] === '--init' ? ['--init'] : [];
+    const command = args[0] === '--init' ? args.slice(1) : args;
+    const r = await run(context, ['--rm', ...options, 'alpine', ...command]);
+    assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('options after the image belong to the command', async (context) => {
+  const r = await run(context, ['--rm', 'alpine', 'echo', '--rm', '-e', 'x']);
+  assert.is(r.stdout, '--rm -e x\n');
+});
+
+test('-e (value, from the caller, with =), --env-file order, -w, --hostname, HOSTNAME', async (context) => {
+  const r = await runTsbox(
+    ['run', '--rm', '-e', 'A=1', '-e', 'FROM_CALLER', '-e', 'B=x=y', '-w', '/tmp/work', '--hostname', 'box', 'alpine', 'sh', '-c', 'echo "$A $FROM_CALLER $B $HOSTNAME $container"; pwd; hostname'],
+    { env: { ...context.store.env, FROM_CALLER: 'caller' }, timeoutMs: 60_000 },
+  );
+  assert.is(r.stdout, '1 caller x=y box podman\n/tmp/work\nbox\n', r.stderr);
+});
+
+test('-u 1000 runs as that uid; -u app resolves through the image\'s passwd; root by default', async (context) => {
+  assert.is((await run(context, ['--rm', '-u', '1000', 'alpine', 'id', '-u'])).stdout, '1000\n');
+  const app = await run(context, ['--rm', '-u', 'app', 'alpine', 'sh', '-c', 'id -u; id -g; echo $HOME']);
+  assert.is(app.stdout, '1000\n1000\n/home/app\n', app.stderr);
+  assert.is((await run(context, ['--rm', 'alpine', 'sh', '-c', 'id -u; echo $HOME'])).stdout, '0\n/root\n');
+});
+
+test('--entrypoint replaces the image\'s and takes CMD as its arguments', async (context) => {
+  const r = await run(context, ['--rm', '--entrypoint', '/bin/echo', 'alpine', 'from', 'entrypoint']);
+  assert.is(r.stdout, 'from entrypoint\n', r.stderr);
+  const json = await run(context, ['--rm', '--entrypoint', '["/bin/sh","-c"]', 'alpine', 'echo json']);
+  assert.is(json.stdout, 'json\n', json.stderr);
+});
+
+test('stdin flows through: echo hi | tsbox run -i img cat', async (context) => {
+  const r = await run(context, ['--rm', '-i', 'alpine', 'cat'], 'hi\n');
+  assert.is(r.stdout, 'hi\n', r.stderr);
+});
+
+test('a 100 MB stream passes through stdin and stdout byte-exact', async (context) => {
+  const data = randomBytes(100 * 1024 * 1024);
+  const expected = createHash('sha256').update(data).digest('hex');
+  const child = spawn(process.execPath, [TSBOX_BIN, 'run', '--rm', '-i', 'alpine', 'cat'], {
+    env: { ...process.env, ...context.store.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => {
+    hash.update(b);
+    bytes += b.length;
+  });
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.stdin.end(data);
+  const code = await withTimeout(new Promise<number | null>((resolve) => child.on('close', resolve)), 120_000, 'the 100 MB stream').catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  assert.is(code, 0, stderr);
+  assert.is(bytes, data.length);
+  assert.is(hash.digest('hex'), expected);
+});
+
+test('--rm leaves no container directory, no claimed name and no process', async (context) => {
+  const marker = `tsbox-marker-${randomBytes(4).toString('hex')}`;
+  const r = await run(context, ['--rm', '--name', marker, 'alpine', 'sh', '-c', `touch /written-file; echo ${marker} >/dev/null`]);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(leftContainers(context), { dirs: [], names: [] });
+  assert.equal(processesWith(marker), []);
+});
+
+test('without --rm the container stays; its name is then in use (podman\'s wording)', async (context) => {
+  const first = await run(context, ['--name', 'kept', 'alpine', 'true']);
+  assert.is(first.code, 0, first.stderr);
+  const left = leftContainers(context);
+  assert.is(left.dirs.length, 1);
+  const config = JSON.parse(readFileSync(join(context.store.store, 'containers', left.dirs[0]!, 'config.json'), 'utf8'));
+  assert.is(config.Name, 'kept');
+  assert.is(config.State, 'exited');
+  const second = await run(context, ['--rm', '--name', 'kept', 'alpine', 'true']);
+  assert.is(second.code, 125);
+  assert.match(second.stderr, `Error: the container name "kept" is already in use by ${left.dirs[0]}. You have to remove that container to be able to reuse that name: that name is already in use`);
+});
+
+test('--network none: only the loopback interface', async (context) => {
+  const r = await run(context, ['--rm', '--network', 'none', 'alpine', 'ls', '/sys/class/net']);
+  assert.is(r.stdout, 'lo\n', r.stderr);
+});
+
+test('--read-only: the root cannot be written; /dev and /proc still work', async (context) => {
+  const r = await run(context, ['--rm', '--read-only', 'alpine', 'sh', '-c', 'touch /newfile 2>/dev/null && echo wrote || echo refused; echo x >/dev/null && echo dev-ok']);
+  assert.is(r.stdout, 'refused\ndev-ok\n', r.stderr);
+  const rw = await run(context, ['--rm', 'alpine', 'sh', '-c', 'touch /newfile && echo wrote']);
+  assert.is(rw.stdout, 'wrote\n', rw.stderr);
+});
+
+test('ids: root inside is the user, 1.. the subordinate range', async (context) => {
+  const r = await run(context, ['--rm', 'alpine', 'cat', '/proc/self/uid_map']);
+  const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  assert.equal(lines[0], [0, process.getuid!(), 1], r.stdout);
+  assert.is(lines[1]![0], 1);
+});
+
+test('--userns keep-id: the own uid inside, without re-owning the image', async (context) => {
+  const uid = process.getuid!();
+  const r = await run(context, ['--rm', '--userns', 'keep-id', 'alpine', 'sh', '-c', 'id -u; stat -c %u /bin/busybox']);
+  assert.is(r.stdout, `${uid}\n${uid}\n`, r.stderr);
+});
+
+test('masked and read-only paths: /proc/keys is /dev/null, /proc/sys read-only; not with --privileged', async (context) => {
+  // (/proc/kcore is masked the same way; this host's kernel has none)
+  const script = 'stat -c %F /proc/keys; wc -c </proc/keys; echo 1 >/proc/sys/kernel/domainname 2>/dev/null && echo wrote || echo refused';
+  const r = await run(context, ['--rm', 'alpine', 'sh', '-c', script]);
+  assert.equal(r.stdout.split('\n').map((l) => l.trim()), ['character special file', '0', 'refused', ''], r.stderr);
+  const privileged = await run(context, ['--rm', '--privileged', 'alpine', 'stat', '-c', '%F', '/proc/keys']);
+  assert.is(privileged.stdout, 'regular empty file\n', privileged.stderr);
+});
+
+test('hostile -w /proc/self/fd/N never lands in a host directory', async (context) => {
+  for (const n of [3, 4, 5, 6, 7]) {
+    const r = await run(context, ['--rm', '-w', `/proc/self/fd/${n}`, 'alpine', 'sh', '-c', 'ls -a; readlink -f .']);
+    // the store's layers/ or the container's own directories would show these names
+    for (const hostName of ['config.json', 'userdata', 'upper', 'storage.json', 'store.lock', 'layers']) {
+      assert.not.ok(r.stdout.split('\n').includes(hostName), `fd ${n}: ${r.stdout}`);
+    }
+  }
+});
+
+test('-d is refused with a clear error; a bad --pull value too', async (context) => {
+  const d = await run(context, ['-d', 'alpine', 'true']);
+  assert.is(d.code, 125);
+  assert.match(d.stderr, /detached containers \(-d\) are not supported yet/);
+  const p = await run(context, ['--pull', 'sometimes', 'alpine', 'true']);
+  assert.is(p.code, 125);
+  assert.match(p.stderr, /invalid --pull "sometimes"/);
+});
+
+test('--pull never with a missing image: image not known, exit 125', async (context) => {
+  const r = await run(context, ['--rm', '--pull', 'never', 'nosuchimage', 'true']);
+  assert.is(r.code, 125);
+  assert.match(r.stderr, /nosuchimage: image not known/);
+});
+
+test.run();
