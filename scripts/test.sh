@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 TEST_USER=${TSBOX_TEST_USER:-tsboxtest}
-DEB_PACKAGES=(uidmap slirp4netns passt fuse-overlayfs docker-registry skopeo busybox-static bubblewrap apache2-utils attr zstd make gcc libc6-dev)
+DEB_PACKAGES=(uidmap slirp4netns passt fuse-overlayfs docker-registry skopeo busybox-static bubblewrap apache2-utils attr zstd iproute2 make gcc libc6-dev)
 
 say() { printf '== %s\n' "$*"; }
 
@@ -54,6 +54,10 @@ fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   install_debian_packages
+fi
+# Rootless networking (slirp4netns, pasta) opens /dev/net/tun; some images ship it root-only.
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then
+  chmod 0666 /dev/net/tun
 fi
 
 say "building"
