@@ -7,10 +7,12 @@ import { ImagesCommand } from './images.js';
 import { ImageInspectCommand } from './image-inspect.js';
 import { TagCommand } from './tag.js';
 import { RmiCommand } from './rmi.js';
+import { RunCommand } from './run.js';
+import { UnshareCommand } from './unshare.js';
 import { VolumeCreateCommand } from './volume-create.js';
 import { VolumeLsCommand } from './volume-ls.js';
 import { VolumeInspectCommand } from './volume-inspect.js';
 import { VolumeRmCommand } from './volume-rm.js';
 import { VolumePruneCommand } from './volume-prune.js';
 
-export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand];
+export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand];
