@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { pushBig } from '../lib/fixtures.js';
@@ -24,23 +24,30 @@ test.after(async (context) => {
   await context.registry?.stop();
 });
 
-/** Starts `tsbox pull` in its own process group and kills the whole group with SIGKILL after `ms`. */
-async function pullKilledAfter(store: TestStore, ref: string, ms: number): Promise<void> {
+/**
+ * Starts `tsbox pull` in its own process group and kills the whole group with
+ * SIGKILL once `when()` says so (polled every 10 ms), or after `ms`.
+ */
+async function pullKilled(store: TestStore, ref: string, when: { ms: number; condition?: () => boolean }): Promise<void> {
   const child = spawn(process.execPath, [TSBOX_BIN, 'pull', '-q', ref], {
     env: { ...process.env, ...store.env },
     stdio: 'ignore',
     detached: true,
   });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const timer = setTimeout(() => {
+  const kill = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
       // already gone
     }
-  }, ms);
-  await withTimeout(exited, 120_000, 'the killed pull to exit');
-  clearTimeout(timer);
+  };
+  const started = Date.now();
+  const poll = setInterval(() => {
+    if ((when.condition && when.condition()) || Date.now() - started >= when.ms) kill();
+  }, 10);
+  await withTimeout(exited, 300_000, 'the killed pull to exit');
+  clearInterval(poll);
   // the helper and the inner tsbox are in the same group: wait until none is left
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -54,6 +61,22 @@ async function pullKilledAfter(store: TestStore, ref: string, ms: number): Promi
   }
 }
 
+/** Bytes in partial downloads of `store` now. */
+function partialBytes(store: TestStore): number {
+  const dir = join(store.store, 'downloads');
+  if (!existsSync(dir)) return 0;
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    if (!name.includes('.partial.')) continue;
+    try {
+      total += statSync(join(dir, name)).size;
+    } catch {
+      // renamed or removed meanwhile
+    }
+  }
+  return total;
+}
+
 test('after kill -9 at any point, images works and the next pull completes', async (context) => {
   // Spread the kills over the whole pull: handshake, downloads, unpack, commit.
   const delays = [30, 120, 250, 400, 600, 900, 1300, 1800, 2500, 3500];
@@ -61,7 +84,7 @@ test('after kill -9 at any point, images works and the next pull completes', asy
     const store = createTestStore();
     context.stores.push(store);
     store.useRegistry(context.registry.host);
-    await pullKilledAfter(store, context.big, ms);
+    await pullKilled(store, context.big, { ms });
     const images = await runTsbox(['images', '--format', 'json'], { env: store.env });
     assert.is(images.code, 0, `after a kill at ${ms} ms: ${images.stderr}`);
     const listed = JSON.parse(images.stdout || '[]') as unknown[];
@@ -81,17 +104,9 @@ test('a pull killed midway resumes its partial download', async (context) => {
   const store = createTestStore();
   context.stores.push(store);
   store.useRegistry(context.registry.host);
-  // find a moment when a partial download exists
-  let partial = false;
-  for (const ms of [400, 700, 1000, 1500, 2200]) {
-    await pullKilledAfter(store, context.big, ms);
-    const downloads = join(store.store, 'downloads');
-    if (existsSync(downloads) && readdirSync(downloads).some((n) => n.includes('.partial.'))) {
-      partial = true;
-      break;
-    }
-  }
-  assert.ok(partial, 'a killed pull left a partial download to resume');
+  // kill it once 8 MiB of some layer are saved
+  await pullKilled(store, context.big, { ms: 240_000, condition: () => partialBytes(store) > 8 << 20 });
+  assert.ok(partialBytes(store) > 0, 'a killed pull left a partial download to resume');
   const again = await runTsbox(['--log-level', 'debug', 'pull', context.big], { env: store.env, timeoutMs: 300_000 });
   assert.is(again.code, 0, again.stderr);
   assert.match(again.stderr, /resuming sha256:[0-9a-f]{64} at byte [1-9]/);
