@@ -3,7 +3,6 @@ import { BaseCommand } from '../base.js';
 import { parseTlsVerify, tlsVerifyOption } from '../options.js';
 
 const PULL_POLICIES = ['missing', 'always', 'never'] as const;
-const NETWORK_MODES = ['none', 'host', 'slirp4netns', 'pasta'] as const;
 
 export class RunCommand extends BaseCommand {
   static override paths = [['run'], ['container', 'run']];
@@ -37,7 +36,7 @@ export class RunCommand extends BaseCommand {
   user = Option.String('-u,--user', { description: 'User to run as: name|uid[:group|gid]' });
   hostname = Option.String('-h,--hostname', { description: 'Container host name' });
   entrypoint = Option.String('--entrypoint', { description: "Override the image's entrypoint ('' clears it)" });
-  network = Option.String('--network,--net', { description: 'Network mode: none, host, slirp4netns, pasta' });
+  network = Option.String('--network,--net', { description: 'Network mode: private (default), none, host, slirp4netns[:OPTIONS], pasta[:ARGS]' });
   publish = Option.Array('-p,--publish', { description: 'Publish a port: [[IP:]HOST:]CONTAINER[/PROTOCOL]' });
   dns = Option.Array('--dns', { description: 'Set a DNS server' });
   addHost = Option.Array('--add-host', { description: 'Add a host:IP entry to /etc/hosts' });
@@ -61,10 +60,6 @@ export class RunCommand extends BaseCommand {
     }
     const pull = this.pull ?? 'missing';
     if (!(PULL_POLICIES as readonly string[]).includes(pull)) throw new UsageError(`invalid --pull ${JSON.stringify(pull)}: use missing, always or never`);
-    const network = this.network ?? 'slirp4netns';
-    if (!(NETWORK_MODES as readonly string[]).includes(network)) {
-      throw new UsageError(`invalid --network ${JSON.stringify(network)}: use none, host, slirp4netns or pasta`);
-    }
     if (this.userns !== undefined && this.userns !== 'keep-id' && this.userns !== '') {
       throw new UsageError(`unsupported --userns ${JSON.stringify(this.userns)}: only keep-id is supported`);
     }
@@ -76,22 +71,25 @@ export class RunCommand extends BaseCommand {
       else if (opt.startsWith('seccomp=') || opt.startsWith('seccomp:')) seccomp = opt.slice('seccomp='.length);
       else throw new UsageError(`unsupported --security-opt ${JSON.stringify(opt)}: use seccomp=unconfined|PATH or no-new-privileges`);
     }
-    if (this.volume?.length || this.mount?.length || this.tmpfs?.length) {
-      throw new UsageError('-v, --mount and --tmpfs are not available yet in this build');
-    }
-    if (network === 'slirp4netns' && this.network !== undefined) {
-      throw new UsageError('--network slirp4netns is not available yet in this build: use none or host');
-    }
-    if (network === 'pasta' || this.publish?.length) {
-      throw new UsageError('--network pasta and -p are not available yet in this build: use none or host');
-    }
     const tlsVerify = parseTlsVerify(this.tlsVerify);
 
-    const [{ runImage }, { createReporter }, { resolveCapabilities }] = await Promise.all([
+    const [{ runImage }, { createReporter }, { resolveCapabilities }, { parseNetworkMode }] = await Promise.all([
       import('../../core/runtime/start.js'),
       import('../reporter.js'),
       import('../../core/security/capabilities.js'),
+      import('../../core/network/mode.js'),
     ]);
+    const networkFlag = parseNetworkMode(this.network ?? 'private');
+    if (this.publish?.length) {
+      const { parsePublishList } = await import('../../core/network/publish.js');
+      parsePublishList(this.publish); // refused here, before anything is created
+    }
+    let mountEntries;
+    if (this.volume?.length || this.mount?.length || this.tmpfs?.length) {
+      const { parseMountFlags, checkBindSources } = await import('../../core/volume/mount-flags.js');
+      mountEntries = parseMountFlags({ volume: this.volume ?? [], mount: this.mount ?? [], tmpfs: this.tmpfs ?? [] }, { cwd: process.cwd() });
+      checkBindSources(mountEntries);
+    }
     const reporter = createReporter({ quiet: false, stderr: this.context.stderr });
     const capabilities = resolveCapabilities({ add: this.capAdd ?? [], drop: this.capDrop ?? [], privileged: this.privileged });
     return runImage(
@@ -113,9 +111,11 @@ export class RunCommand extends BaseCommand {
         noNewPrivileges,
         ...(seccomp !== undefined ? { seccomp } : {}),
         init: this.init,
-        // the user-mode network lands with core/network; until then the default is a private
-        // network namespace with loopback only
-        network: { mode: network === 'slirp4netns' ? 'none' : (network as 'none' | 'host'), dns: this.dns ?? [], addHosts: this.addHost ?? [] },
+        networkFlag,
+        publish: this.publish ?? [],
+        dns: this.dns ?? [],
+        addHosts: this.addHost ?? [],
+        ...(mountEntries ? { mountEntries } : {}),
         ...(this.rootfs ? { rootfs: this.image } : {}),
         ...(this.userns === 'keep-id' ? { userns: 'keep-id' as const } : {}),
         remove: this.remove,
@@ -126,10 +126,9 @@ export class RunCommand extends BaseCommand {
         pull: (image) => pullWithTsbox(image, { platform: this.platform, tlsVerify }),
         seccomp: async (spec) => {
           if (!spec.seccomp) return undefined;
-          const { compileSeccomp, defaultSeccompProfile, loadSeccompProfile } = await import('../../core/security/seccomp.js');
+          const { compileSeccomp, defaultSeccompProfile, loadSeccompProfile, nativeSeccompArch } = await import('../../core/security/seccomp.js');
           const profile = spec.seccomp.profile === 'default' ? defaultSeccompProfile() : await loadSeccompProfile(spec.seccomp.profile);
-          const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
-          return compileSeccomp(profile, { arch, capabilities: spec.process.capabilities ?? [] });
+          return compileSeccomp(profile, { arch: nativeSeccompArch(), capabilities: spec.process.capabilities ?? [] });
         },
       },
     );

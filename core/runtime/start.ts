@@ -3,6 +3,7 @@
 // The warm path reads a few small files and spawns one helper: no registry
 // client, no tar code, no second node process.
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
 import { parseImageConfig } from '../pull/config.js';
@@ -10,13 +11,25 @@ import { openStore, ImageNotFoundError, type ImageRecord, type ImageStore } from
 import { currentMapping, findMappingTools, type UserMapping } from '../userns/mapping.js';
 import { ContainerStore, newContainerId, removeTreeInUserNamespace, type ContainerPaths } from './containers.js';
 import { keepIdMapping } from './keep-id.js';
-import { runContainer, type RunningNetwork } from './run.js';
+import { resolveMounts } from './mounts.js';
+import { networkFiles, resolveNetworkMode, startContainerNetwork } from './network.js';
+import type { NetworkMode as NetworkFlag } from '../network/mode.js';
+import type { MountEntry } from '../volume/mount-flags.js';
+import { runContainer } from './run.js';
 import { buildSpec, type ContainerRecord, type ContainerSpec, type Mount, type SpecOptions } from './spec.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
-export interface RunRequest extends Omit<SpecOptions, 'id' | 'layers' | 'ownIds'> {
+export interface RunRequest extends Omit<SpecOptions, 'id' | 'layers' | 'ownIds' | 'mounts' | 'network'> {
   image: string;
+  /** -v, --mount and --tmpfs as core/volume parsed them */
+  mountEntries?: MountEntry[];
+  /** --network as core/network parsed it (default: private) */
+  networkFlag?: NetworkFlag;
+  /** -p values */
+  publish?: string[];
+  dns?: string[];
+  addHosts?: string[];
   name?: string;
   remove?: boolean;
   pull?: PullPolicy;
@@ -28,11 +41,6 @@ export interface RunHooks {
   reporter?: Reporter;
   /** pulls `image` and resolves to the pulled image's id (the CLI runs `tsbox pull`) */
   pull(image: string): Promise<string>;
-  /** the network module's part: files for userdata and the network for the pid */
-  network?: {
-    files(spec: ContainerSpec, name: string): { hosts?: string; resolvConf?: string; hostname?: string };
-    start?(spec: ContainerSpec, pid: number): Promise<RunningNetwork>;
-  };
   /** the compiled seccomp program for the spec, when it has a profile */
   seccomp?(spec: ContainerSpec): Promise<Buffer | undefined>;
 }
@@ -88,9 +96,12 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const mapping: UserMapping = request.userns === 'keep-id' ? keepIdMapping(baseMapping, own) : baseMapping;
   const id = newContainerId();
+  const networkFlag: NetworkFlag = request.networkFlag ?? { kind: 'private' };
   const spec = buildSpec(config, {
     ...request,
     id,
+    mounts: await resolveMounts(request.mountEntries ?? [], store.root),
+    network: { mode: await resolveNetworkMode(networkFlag), ports: request.publish ?? [], dns: request.dns ?? [], addHosts: request.addHosts ?? [] },
     layers: image.layers,
     envFiles: [...(request.envFiles ?? []), ...readEnvFiles(request.envFilePaths ?? [])],
     ownIds: own,
@@ -112,16 +123,15 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   try {
     created = await containers.create(record);
     const { paths } = created;
-    if (hooks.network) {
-      const files = hooks.network.files(spec, created.record.Name);
-      const { writeFileSync } = await import('node:fs');
-      if (files.hosts !== undefined) writeFileSync(`${paths.userdata}/hosts`, files.hosts);
-      if (files.resolvConf !== undefined) writeFileSync(`${paths.userdata}/resolv.conf`, files.resolvConf);
-      if (files.hostname !== undefined) writeFileSync(`${paths.userdata}/hostname`, files.hostname);
-      spec.mounts.push(...etcMounts(paths, files, spec.mounts));
-    }
+    const files = await networkFiles(spec, created.record.Name, networkFlag);
+    await Promise.all([
+      writeFile(`${paths.userdata}/hosts`, files.hosts),
+      writeFile(`${paths.userdata}/resolv.conf`, files.resolvConf),
+      writeFile(`${paths.userdata}/hostname`, files.hostname),
+    ]);
+    spec.mounts.push(...etcMounts(paths, files, spec.mounts));
     const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
-    const start = hooks.network?.start;
+    const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
     const code = await runContainer(spec, {
       paths,
       layersDir: store.layout.layersDir,
@@ -129,7 +139,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       tools: mapping.full ? toolsOrThrow() : undefined,
       remove: request.remove ?? false,
       ...(seccomp ? { seccomp } : {}),
-      ...(start && spec.namespaces.network && spec.network.mode !== 'none' ? { startNetwork: (pid: number) => start(spec, pid) } : {}),
+      ...(userMode ? { startNetwork: (pid: number) => startContainerNetwork(spec, networkFlag, pid, reporter) } : {}),
       reporter,
     });
     if (!request.remove) await containers.setState(created.record, 'exited');
