@@ -75,8 +75,16 @@ if [ "$(id -u)" = 0 ]; then
   chown -R "$TEST_USER": "$WORK"
   chmod 0755 "$WORK"
   chmod a+w "$RESULTS"
-  trap 'rm -f "$RESULTS"; rm -rf "$WORK" 2>/dev/null || true' EXIT
-  as_user=(runuser -u "$TEST_USER" -- env -i HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin CI="${CI:-}" TSBOX_TEST_FILTER="${TSBOX_TEST_FILTER:-}")
+  # A small filesystem on which the tests fill the disk for real.
+  SMALL_DISK=$(mktemp -d /tmp/tsbox-small-disk.XXXXXX)
+  if mount -t tmpfs -o size=24m,mode=0755,uid="$(id -u "$TEST_USER")",gid="$(id -g "$TEST_USER")" tmpfs "$SMALL_DISK"; then
+    SMALL_DISK_ENV=TSBOX_TEST_SMALL_DISK=$SMALL_DISK
+  else
+    say "cannot mount a small tmpfs: the full-disk test will be skipped"
+    SMALL_DISK_ENV=TSBOX_TEST_SMALL_DISK=
+  fi
+  trap 'rm -f "$RESULTS"; umount "$SMALL_DISK" 2>/dev/null; rmdir "$SMALL_DISK" 2>/dev/null; rm -rf "$WORK" 2>/dev/null || true' EXIT
+  as_user=(runuser -u "$TEST_USER" -- env -i HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin CI="${CI:-}" TSBOX_TEST_FILTER="${TSBOX_TEST_FILTER:-}" "$SMALL_DISK_ENV")
   say "running the tests as the unprivileged user $TEST_USER in $WORK"
   cd "$WORK"
   "${as_user[@]}" node dist/test/run.js --tier unit --results "$RESULTS" dist/test/unit || status=1

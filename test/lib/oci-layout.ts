@@ -324,7 +324,8 @@ export class LayoutWriter {
 }
 
 /** Where a test registry is reachable: a TestRegistry or its `host`. */
-export type RegistryLike = string | { host: string };
+/** A registry to push to; `credentials` for one that requires basic auth. */
+export type RegistryLike = string | { host: string; credentials?: { username: string; password: string } };
 
 export function registryHost(registry: RegistryLike): string {
   return typeof registry === 'string' ? registry : registry.host;
@@ -403,6 +404,9 @@ export async function pushLayout(
   const args = [
     '--policy', skopeoPolicy(join(layoutDir, '..')),
     'copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false',
+    ...(typeof registry !== 'string' && registry.credentials
+      ? ['--dest-creds', `${registry.credentials.username}:${registry.credentials.password}`]
+      : []),
     source, `docker://${reference}`,
   ];
   const result = await runProgram('skopeo', args, { timeoutMs });
