@@ -259,6 +259,27 @@ test('masked and read-only paths: /proc/keys is /dev/null, /proc/sys read-only; 
   assert.is(privileged.stdout, 'regular empty file\n', privileged.stderr);
 });
 
+/** Fields of /proc/self/status inside a container run with `options`. */
+async function processStatus(context: Context, options: string[]): Promise<Record<string, string>> {
+  const r = await run(context, ['--rm', '--network', 'none', ...options, 'alpine', 'cat', '/proc/self/status']);
+  assert.is(r.code, 0, r.stderr);
+  return Object.fromEntries(r.stdout.split('\n').map((l) => l.split(':\t')).filter((kv) => kv.length === 2).map(([k, v]) => [k!, v!.trim()]));
+}
+
+test('security: seccomp filter on by default, off when unconfined; podman\'s default caps; drop ALL; no-new-privileges', async (context) => {
+  const plain = await processStatus(context, []);
+  assert.is(plain.Seccomp, '2');
+  assert.is(plain.NoNewPrivs, '0');
+  // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT SETFCAP
+  assert.is(plain.CapEff, '00000000800405fb');
+  assert.is(plain.CapBnd, '00000000800405fb');
+  assert.is((await processStatus(context, ['--security-opt', 'seccomp=unconfined'])).Seccomp, '0');
+  const dropped = await processStatus(context, ['--cap-drop', 'ALL', '--security-opt', 'no-new-privileges']);
+  assert.is(dropped.CapEff, '0000000000000000');
+  assert.is(dropped.CapBnd, '0000000000000000');
+  assert.is(dropped.NoNewPrivs, '1');
+});
+
 test('hostile -w /proc/self/fd/N never lands in a host directory', async (context) => {
   for (const n of [3, 4, 5, 6, 7]) {
     const r = await run(context, ['--rm', '-w', `/proc/self/fd/${n}`, 'alpine', 'sh', '-c', 'ls -a; readlink -f .']);
