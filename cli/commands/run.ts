@@ -73,8 +73,9 @@ export class RunCommand extends BaseCommand {
     }
     const tlsVerify = parseTlsVerify(this.tlsVerify);
 
-    const [{ runImage }, { createReporter }, { resolveCapabilities }, { parseNetworkMode }] = await Promise.all([
+    const [{ runImage }, { containerSeccomp }, { createReporter }, { resolveCapabilities }, { parseNetworkMode }] = await Promise.all([
       import('../../core/runtime/start.js'),
+      import('../../core/runtime/seccomp.js'),
       import('../reporter.js'),
       import('../../core/security/capabilities.js'),
       import('../../core/network/mode.js'),
@@ -124,12 +125,7 @@ export class RunCommand extends BaseCommand {
       {
         reporter,
         pull: (image) => pullWithTsbox(image, { platform: this.platform, tlsVerify }),
-        seccomp: async (spec) => {
-          if (!spec.seccomp) return undefined;
-          const { compileSeccomp, defaultSeccompProfile, loadSeccompProfile, nativeSeccompArch } = await import('../../core/security/seccomp.js');
-          const profile = spec.seccomp.profile === 'default' ? defaultSeccompProfile() : await loadSeccompProfile(spec.seccomp.profile);
-          return compileSeccomp(profile, { arch: nativeSeccompArch(), capabilities: spec.process.capabilities ?? [] });
-        },
+        seccomp: containerSeccomp,
       },
     );
   }

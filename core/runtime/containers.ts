@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TsboxError } from '../errors.js';
 import { storeRoot } from '../paths.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { tempNameFor, writeFileAtomic } from '../store/atomic.js';
 import { withLock } from '../store/lock.js';
 import type { ContainerRecord } from './spec.js';
 
@@ -68,6 +68,16 @@ export function validateName(name: string): void {
   }
 }
 
+/**
+ * Atomic for readers (temp name, rename) but not fsync'd: for a --rm
+ * container, whose record means nothing after a crash, ~4 ms less per write.
+ */
+async function writeFileRenamed(path: string, data: string, mode: number): Promise<void> {
+  const temp = tempNameFor(path);
+  await fs.writeFile(temp, data, { mode, flag: 'wx' });
+  await fs.rename(temp, path);
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await fs.access(path);
@@ -116,10 +126,11 @@ export class ContainerStore {
   /**
    * Creates the container's directories and config.json, claiming its name
    * (`record.Name`, or a random one when empty) under the containers lock.
-   * Returns the record as stored.
+   * Returns the record as stored. `durable: false` skips the fsyncs (--rm).
    */
-  async create(record: ContainerRecord): Promise<{ record: ContainerRecord; paths: ContainerPaths }> {
+  async create(record: ContainerRecord, options: { durable?: boolean } = {}): Promise<{ record: ContainerRecord; paths: ContainerPaths }> {
     const paths = this.paths(record.Id);
+    const write = options.durable === false ? writeFileRenamed : writeFileAtomic;
     await fs.mkdir(this.namesDir, { recursive: true, mode: 0o700 });
     const name = await withLock(this.lockFile, async () => {
       let chosen = record.Name;
@@ -138,11 +149,11 @@ export class ContainerStore {
         }
       }
       // a claim left by a container that is gone (a crash between claim and removal) is taken over
-      await writeFileAtomic(join(this.namesDir, chosen), `${record.Id}\n`, 0o600);
+      await write(join(this.namesDir, chosen), `${record.Id}\n`, 0o600);
       await fs.mkdir(paths.dir, { mode: 0o700 });
       for (const sub of [paths.userdata, paths.upper, paths.work, paths.merged]) await fs.mkdir(sub, { mode: 0o755 });
       const stored = { ...record, Name: chosen };
-      await writeFileAtomic(paths.config, `${JSON.stringify(stored, null, 2)}\n`, 0o600);
+      await write(paths.config, `${JSON.stringify(stored, null, 2)}\n`, 0o600);
       return chosen;
     });
     return { record: { ...record, Name: name }, paths };

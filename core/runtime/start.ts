@@ -3,10 +3,11 @@
 // The warm path reads a few small files and spawns one helper: no registry
 // client, no tar code, no second node process.
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
-import { parseImageConfig } from '../pull/config.js';
+import { parseImageConfig, type ImageConfig } from '../pull/config.js';
 import { openStore, ImageNotFoundError, type ImageRecord, type ImageStore } from '../store/index.js';
 import { currentMapping, findMappingTools, type UserMapping } from '../userns/mapping.js';
 import { ContainerStore, newContainerId, removeTreeInUserNamespace, type ContainerPaths } from './containers.js';
@@ -58,6 +59,11 @@ async function findOrPull(store: ImageStore, request: RunRequest, hooks: RunHook
   return store.findImage(id);
 }
 
+async function checkRootfs(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new TsboxError(`--rootfs ${dir}: not a directory`, { hint: 'give the path of an unpacked root filesystem' });
+}
+
 function readEnvFiles(paths: string[]): string[] {
   return paths.map((path) => {
     try {
@@ -86,12 +92,19 @@ function etcMounts(paths: ContainerPaths, written: { hosts?: string; resolvConf?
 /** Runs a container from `request.image`; resolves to its exit status. */
 export async function runImage(request: RunRequest, hooks: RunHooks): Promise<number> {
   const reporter = hooks.reporter ?? silentReporter;
+  const started = performance.now();
+  const mark = (what: string) => reporter.debug(`run: ${what} at ${(performance.now() - started).toFixed(1)} ms`);
   const baseMapping = currentMapping();
   if (baseMapping.warning) reporter.warn(baseMapping.warning);
   const storeMapping = { uids: baseMapping.uids, gids: baseMapping.gids };
   const store = await openStore({ mapping: storeMapping });
-  const image = await findOrPull(store, request, hooks);
-  const config = parseImageConfig(await store.readBlob(image.configDigest), `image ${image.id}`);
+  // --rootfs: a directory instead of an image, with an empty config (no entrypoint, env or user)
+  const image = request.rootfs ? undefined : await findOrPull(store, request, hooks);
+  const config: ImageConfig = image
+    ? parseImageConfig(await store.readBlob(image.configDigest), `image ${image.id}`)
+    : { rootfs: { type: 'layers', diff_ids: [] } };
+  if (request.rootfs) await checkRootfs(request.rootfs);
+  mark(image ? `image ${image.id.slice(0, 12)} found` : 'rootfs checked');
 
   const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const mapping: UserMapping = request.userns === 'keep-id' ? keepIdMapping(baseMapping, own) : baseMapping;
@@ -102,7 +115,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     id,
     mounts: await resolveMounts(request.mountEntries ?? [], store.root),
     network: { mode: await resolveNetworkMode(networkFlag), ports: request.publish ?? [], dns: request.dns ?? [], addHosts: request.addHosts ?? [] },
-    layers: image.layers,
+    ...(image ? { layers: image.layers } : { rootfs: resolve(request.rootfs!) }),
     envFiles: [...(request.envFiles ?? []), ...readEnvFiles(request.envFilePaths ?? [])],
     ownIds: own,
   });
@@ -111,17 +124,18 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   const record: ContainerRecord = {
     Id: id,
     Name: request.name ?? '',
-    Image: image.id,
-    ImageName: image.names[0] ?? request.image,
+    Image: image?.id ?? '',
+    ImageName: image?.names[0] ?? request.image,
     Created: new Date().toISOString(),
     State: 'created',
     Spec: spec,
   };
   // layers stay while this process (and so the container) lives, whatever rmi does meanwhile
-  const releaseLayers = await store.holdLayers(image.layers);
+  const releaseLayers = image ? await store.holdLayers(image.layers) : async () => {};
   let created: { record: ContainerRecord; paths: ContainerPaths } | undefined;
   try {
-    created = await containers.create(record);
+    created = await containers.create(record, { durable: !request.remove });
+    mark(`container ${id.slice(0, 12)} created`);
     const { paths } = created;
     const files = await networkFiles(spec, created.record.Name, networkFlag);
     await Promise.all([
@@ -131,6 +145,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     ]);
     spec.mounts.push(...etcMounts(paths, files, spec.mounts));
     const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
+    mark('helper starting');
     const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
     const code = await runContainer(spec, {
       paths,
@@ -141,7 +156,9 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       ...(seccomp ? { seccomp } : {}),
       ...(userMode ? { startNetwork: (pid: number) => startContainerNetwork(spec, networkFlag, pid, reporter) } : {}),
       reporter,
+      onPid: () => mark('container pid'),
     });
+    mark(`container exited (${code})`);
     if (!request.remove) await containers.setState(created.record, 'exited');
     return code;
   } finally {
