@@ -149,7 +149,15 @@ class LayerUnpacker {
     try {
       for await (const chunk of tarStream) {
         hash.update(chunk);
-        if (!extract.write(chunk)) await Promise.race([once(extract, 'drain'), parsed]);
+        if (!extract.write(chunk)) {
+          // The drain wait is cancelled when the parser settles first, so waits never pile up on it.
+          const waiting = new AbortController();
+          try {
+            await Promise.race([once(extract, 'drain', { signal: waiting.signal }), parsed]);
+          } finally {
+            waiting.abort();
+          }
+        }
       }
       extract.end(null);
       await parsed;
