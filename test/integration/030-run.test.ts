@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { busyboxEntries, pushBusybox } from '../lib/fixtures.js';
 import { LayoutWriter, pushLayout } from '../lib/oci-layout.js';
-import { runTsbox, TSBOX_BIN, type RunResult } from '../lib/tsbox.js';
+import { runProgram, runTsbox, TSBOX_BIN, type RunResult } from '../lib/tsbox.js';
 import { createTestStore, type TestStore } from '../lib/store.js';
 import { withTimeout } from '../lib/timeout.js';
 
@@ -288,6 +288,77 @@ test('hostile -w /proc/self/fd/N never lands in a host directory', async (contex
       assert.not.ok(r.stdout.split('\n').includes(hostName), `fd ${n}: ${r.stdout}`);
     }
   }
+});
+
+test('SIGTERM to tsbox reaches the container; its exit status comes back', async (context) => {
+  const child = spawn(process.execPath, [TSBOX_BIN, 'run', '--rm', '--network', 'none', 'alpine', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while true; do sleep 0.05; done'], {
+    env: { ...process.env, ...context.store.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await withTimeout(
+      new Promise<void>((resolve) =>
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        }),
+      ),
+      30_000,
+      'the container to start',
+    );
+    child.kill('SIGTERM');
+    const code = await withTimeout(closed, 30_000, 'the container to exit after SIGTERM');
+    assert.is(code, 7, err);
+    assert.is(out, 'ready\ngot-term\n');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('--env-file: KEY=VALUE lines, KEY from the caller, comments skipped; -e wins', async (context) => {
+  // node 20 itself reads any `--env-file` in argv, even after the script (nodejs/node#54232),
+  // unless `--` ends its own options: so tsbox is started as `node -- bin/tsbox` here
+  const tsbox = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runProgram(process.execPath, ['--', TSBOX_BIN, ...args], { env: { ...process.env, ...context.store.env, ...env }, timeoutMs: 60_000 });
+  const file = join(context.hostDir, 'env.list');
+  writeFileSync(file, '# settings\nONE=1\nTWO=file\nPASSED\n');
+  const r = await tsbox(['run', '--rm', '--network', 'none', '--env-file', file, '-e', 'TWO=flag', 'alpine', 'sh', '-c', 'echo $ONE $TWO $PASSED'], { PASSED: 'through' });
+  assert.is(r.stdout, '1 flag through\n', r.stderr);
+  const missing = await tsbox(['run', '--rm', '--env-file', join(context.hostDir, 'nope'), 'alpine', 'true']);
+  assert.is(missing.code, 125);
+  assert.match(missing.stderr, /Error: reading --env-file .*nope: no such file or directory/);
+});
+
+test('--rootfs DIR runs from a plain directory, writing into it', async (context) => {
+  const rootfs = join(context.hostDir, 'rootfs');
+  for (const dir of ['bin', 'proc', 'dev', 'sys', 'etc', 'tmp']) mkdirSync(join(rootfs, dir), { recursive: true });
+  writeFileSync(join(rootfs, 'bin', 'busybox'), readFileSync('/bin/busybox'), { mode: 0o755 });
+  const r = await run(context, ['--rm', '--network', 'none', '--rootfs', rootfs, '/bin/busybox', 'sh', '-c', 'echo from-rootfs > /tmp/out; /bin/busybox cat /tmp/out']);
+  assert.is(r.stdout, 'from-rootfs\n', r.stderr);
+  assert.is(readFileSync(join(rootfs, 'tmp', 'out'), 'utf8'), 'from-rootfs\n');
+});
+
+test('the seccomp program is compiled once and then read from the runtime dir', async (context) => {
+  const dir = join(context.store.env.XDG_RUNTIME_DIR!, 'tsbox', 'seccomp');
+  assert.ok(existsSync(dir) && readdirSync(dir).length >= 1, 'earlier runs cached their program');
+  const before = readdirSync(dir).sort();
+  const r = await run(context, ['--rm', '--network', 'none', 'alpine', 'grep', 'Seccomp:', '/proc/self/status']);
+  assert.match(r.stdout, /Seccomp:\s+2/);
+  assert.equal(readdirSync(dir).sort(), before);
+});
+
+test('tsbox unshare runs a command as root in the store\'s namespace; its status comes back', async (context) => {
+  const r = await runTsbox(['unshare', 'sh', '-c', 'id -u; cat /proc/self/uid_map; exit 4'], { env: context.store.env, timeoutMs: 30_000 });
+  assert.is(r.code, 4, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines[0], '0');
+  assert.equal(lines[1]!.trim().split(/\s+/).map(Number), [0, process.getuid!(), 1]);
+  const missing = await runTsbox(['unshare', 'no-such-program'], { env: context.store.env, timeoutMs: 30_000 });
+  assert.is(missing.code, 127);
 });
 
 test('-d is refused with a clear error; a bad --pull value too', async (context) => {
