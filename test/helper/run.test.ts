@@ -13,6 +13,7 @@ import { HELPER_BIN } from '../lib/tsbox.js';
 import { withTimeout } from '../lib/timeout.js';
 import { currentMapping, findMappingTools } from '../../core/userns/mapping.js';
 import { usernsHelperArgs } from '../../core/userns/helper.js';
+import { conditionalTest } from '../lib/skip.js';
 
 const mapping = currentMapping();
 const foundTools = findMappingTools();
@@ -96,14 +97,7 @@ function whyNoRun(): string | undefined {
 const noRun = whyNoRun();
 const noFull = noRun ?? (fullMapping ? undefined : `no subordinate id mapping: ${mapping.warning}`);
 
-function testIf(reason: string | undefined, name: string, fn: () => Promise<void>) {
-  if (reason) {
-    console.log(`SKIP ${name}: ${reason}`);
-    test.skip(name, fn);
-  } else {
-    test(name, fn);
-  }
-}
+const testIf = conditionalTest(test);
 
 test.after(() => rmSync(work, { recursive: true, force: true }));
 

@@ -12,6 +12,7 @@ import { HELPER_BIN, REPO_ROOT, runProgram } from '../lib/tsbox.js';
 import { withTimeout } from '../lib/timeout.js';
 import { currentMapping, findMappingTools, type IdRange } from '../../core/userns/mapping.js';
 import { helperPath, runInUserNamespace, usernsHelperArgs } from '../../core/userns/helper.js';
+import { conditionalTest } from '../lib/skip.js';
 
 const uid = process.getuid!();
 const gid = process.getgid!();
@@ -28,15 +29,7 @@ function whyNoUserns(): string | undefined {
 const noUserns = whyNoUserns();
 const noFullMapping = noUserns ?? (mapping.full && tools ? undefined : `no subordinate id mapping: ${mapping.warning}`);
 
-/** A test that needs what `reason` says is missing: skipped with the reason printed. */
-function testIf(reason: string | undefined, name: string, fn: () => Promise<void>) {
-  if (reason) {
-    console.log(`SKIP ${name}: ${reason}`);
-    test.skip(name, fn);
-  } else {
-    test(name, fn);
-  }
-}
+const testIf = conditionalTest(test);
 
 const fullArgs = () => ['userns', ...usernsHelperArgs(mapping, tools), '--'];
 

@@ -16,6 +16,7 @@ import { findProgram, type Backend } from '../../core/network/mode.js';
 import { assignHostPorts } from '../../core/network/ports.js';
 import { parsePublish } from '../../core/network/publish.js';
 import { TsboxError } from '../../core/errors.js';
+import { conditionalTest } from '../lib/skip.js';
 
 const run = promisify(execFile);
 const children: ChildProcess[] = [];
@@ -31,14 +32,7 @@ function whyNot(backend: Backend): string | undefined {
   return undefined;
 }
 
-function testIf(reason: string | undefined, name: string, fn: () => Promise<void>) {
-  if (reason) {
-    console.log(`SKIP ${name}: ${reason}`);
-    test.skip(name, fn);
-  } else {
-    test(name, fn);
-  }
-}
+const testIf = conditionalTest(test);
 
 /** A process in new user and network namespaces: the stand-in for a container. */
 async function startContainerStandIn(): Promise<number> {
