@@ -30,7 +30,7 @@ import {
 import { storeLayout, type StoreLayout } from './layout.js';
 import { withLock, type LockOptions } from './lock.js';
 import { removeUnusedLayers, repair, sweepTmp, type RepairReport, type SweepProblem } from './sweep.js';
-import { TsboxError } from '../errors.js';
+import { TsboxError, wrapError } from '../errors.js';
 
 export { chainIds, type LayerInfo } from './layers.js';
 export { sha256Digest } from './blobs.js';
@@ -100,7 +100,7 @@ export class ImageStore {
       text = await fs.readFile(this.layout.storageFile, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // created on first write
-      throw err;
+      throw wrapError(`cannot read the image store in ${this.root}`, err);
     }
     const recorded = JSON.parse(text) as { version: number; mapping: StoreMapping };
     if (recorded.version !== STORE_VERSION) {
@@ -118,8 +118,12 @@ export class ImageStore {
   async initialize(): Promise<void> {
     if (this.prepared) return;
     const l = this.layout;
-    for (const dir of [l.root, l.blobsDir, l.layersDir, l.imagesDir, l.tmpDir, l.downloadsDir]) {
-      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      for (const dir of [l.root, l.blobsDir, l.layersDir, l.imagesDir, l.tmpDir, l.downloadsDir]) {
+        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      }
+    } catch (err) {
+      throw wrapError(`cannot create the image store in ${l.root}`, err);
     }
     try {
       await fs.access(l.storageFile);
