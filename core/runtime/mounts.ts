@@ -4,8 +4,15 @@
 import type { MountEntry } from '../volume/mount-flags.js';
 import type { Mount } from './spec.js';
 
-export async function resolveMounts(entries: MountEntry[], storeRoot: string): Promise<Mount[]> {
+export interface ResolvedMounts {
+  mounts: Mount[];
+  /** volumes made for this container without a name: `--rm` removes them, as podman does */
+  anonymousVolumes: string[];
+}
+
+export async function resolveMounts(entries: MountEntry[], storeRoot: string): Promise<ResolvedMounts> {
   const mounts: Mount[] = [];
+  const anonymousVolumes: string[] = [];
   let volumes: import('../volume/volumes.js').VolumeStore | undefined;
   for (const entry of entries) {
     const options = entry.readOnly ? ['ro', ...entry.options] : entry.options;
@@ -19,8 +26,19 @@ export async function resolveMounts(entries: MountEntry[], storeRoot: string): P
         volumes = new VolumeStore(join(storeRoot, 'volumes'));
       }
       const volume = await volumes.ensure(entry.source);
+      if (volume.anonymous) anonymousVolumes.push(volume.Name);
       mounts.push({ destination: entry.destination, type: 'bind', source: volume.Mountpoint, options });
     }
   }
-  return mounts;
+  return { mounts, anonymousVolumes };
+}
+
+/** Removes the anonymous volumes of a --rm container; what cannot be removed is reported, not fatal. */
+export async function removeAnonymousVolumes(names: string[], storeRoot: string, warn: (message: string) => void): Promise<void> {
+  if (names.length === 0) return;
+  const [{ VolumeStore }, { join }] = await Promise.all([import('../volume/volumes.js'), import('node:path')]);
+  const volumes = new VolumeStore(join(storeRoot, 'volumes'));
+  for (const name of names) {
+    await volumes.remove(name, { force: true }).catch((err) => warn(`removing volume ${name}: ${(err as Error).message}`));
+  }
 }

@@ -12,7 +12,7 @@ import { openStore, ImageNotFoundError, type ImageRecord, type ImageStore } from
 import { currentMapping, findMappingTools, type UserMapping } from '../userns/mapping.js';
 import { ContainerStore, newContainerId, removeTreeInUserNamespace, type ContainerPaths } from './containers.js';
 import { keepIdMapping } from './keep-id.js';
-import { resolveMounts } from './mounts.js';
+import { removeAnonymousVolumes, resolveMounts } from './mounts.js';
 import { networkFiles, resolveNetworkMode, startContainerNetwork } from './network.js';
 import type { NetworkMode as NetworkFlag } from '../network/mode.js';
 import type { MountEntry } from '../volume/mount-flags.js';
@@ -110,10 +110,11 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   const mapping: UserMapping = request.userns === 'keep-id' ? keepIdMapping(baseMapping, own) : baseMapping;
   const id = newContainerId();
   const networkFlag: NetworkFlag = request.networkFlag ?? { kind: 'private' };
+  const { mounts, anonymousVolumes } = await resolveMounts(request.mountEntries ?? [], store.root);
   const spec = buildSpec(config, {
     ...request,
     id,
-    mounts: await resolveMounts(request.mountEntries ?? [], store.root),
+    mounts,
     network: { mode: await resolveNetworkMode(networkFlag), ports: request.publish ?? [], dns: request.dns ?? [], addHosts: request.addHosts ?? [] },
     ...(image ? { layers: image.layers } : { rootfs: resolve(request.rootfs!) }),
     envFiles: [...(request.envFiles ?? []), ...readEnvFiles(request.envFilePaths ?? [])],
@@ -163,6 +164,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     return code;
   } finally {
     if (created && request.remove) await removeAfterRun(containers, created.record, created.paths, reporter);
+    if (request.remove) await removeAnonymousVolumes(anonymousVolumes, store.root, (m) => reporter.warn(m));
     await releaseLayers();
   }
 }

@@ -163,6 +163,14 @@ test('-v host:ctr is read-write with the user\'s own ids outside; :ro is read-on
   assert.not.ok(existsSync(join(context.hostDir, 'refused')));
 });
 
+test('volumes: a named one keeps its data across runs; --rm removes anonymous ones', async (context) => {
+  const first = await run(context, ['--rm', '--network', 'none', '-v', 'keep:/data', '-v', '/anon', 'alpine', 'sh', '-c', 'echo kept >/data/f; echo gone >/anon/f']);
+  assert.is(first.code, 0, first.stderr);
+  const second = await run(context, ['--rm', '--network', 'none', '-v', 'keep:/data:ro', 'alpine', 'cat', '/data/f']);
+  assert.is(second.stdout, 'kept\n', second.stderr);
+  assert.equal(readdirSync(join(context.store.store, 'volumes')).filter((n) => !n.startsWith('.')), ['keep']);
+});
+
 test('hostile: a -v destination through symlinks in the image stays inside the root', async (context) => {
   const r = await run(context, [
     '--rm', '-v', `${context.hostDir}:/tmpesc/mnt`, '-v', `${context.hostDir}:/escape/viaroot`, '--entrypoint', '', 'special', 'sh', '-c', 'cat /viaroot/from-host',
