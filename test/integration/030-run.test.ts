@@ -13,7 +13,8 @@ import { busyboxEntries, pushBusybox } from '../lib/fixtures.js';
 import { LayoutWriter, pushLayout } from '../lib/oci-layout.js';
 import { runProgram, runTsbox, TSBOX_BIN, type RunResult } from '../lib/tsbox.js';
 import { createTestStore, type TestStore } from '../lib/store.js';
-import { withTimeout } from '../lib/timeout.js';
+import { waitFor, withTimeout } from '../lib/timeout.js';
+import { connect, createServer, type AddressInfo } from 'node:net';
 
 interface Context {
   registry: TestRegistry;
@@ -235,6 +236,33 @@ test('without --rm the container stays; its name is then in use (podman\'s wordi
 test('--network none: only the loopback interface', async (context) => {
   const r = await run(context, ['--rm', '--network', 'none', 'alpine', 'ls', '/sys/class/net']);
   assert.is(r.stdout, 'lo\n', r.stderr);
+});
+
+test('default network: -p publishes a container port on the host; /etc/hosts names the container', async (context) => {
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const container = run(context, ['--rm', '--name', 'web', '-p', `127.0.0.1:${port}:8080`, 'alpine', 'sh', '-c', 'grep -c web /etc/hosts; echo served | nc -l -p 8080']);
+  const received = await waitFor(
+    () =>
+      new Promise<string | undefined>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        let data = '';
+        socket.on('data', (b) => (data += b.toString()));
+        socket.on('end', () => resolve(data || undefined));
+        socket.on('error', () => resolve(undefined));
+      }),
+    30_000,
+    'the published port to answer',
+    200,
+  );
+  assert.is(received, 'served\n');
+  const r = await withTimeout(container, 30_000, 'the container to exit');
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, '1\n');
 });
 
 test('--read-only: the root cannot be written; /dev and /proc still work', async (context) => {
