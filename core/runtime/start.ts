@@ -75,15 +75,15 @@ function readEnvFiles(paths: string[]): string[] {
 }
 
 /** The bind mounts of the generated /etc files, unless the user mounts something there. */
-function etcMounts(paths: ContainerPaths, written: { hosts?: string; resolvConf?: string; hostname?: string }, user: Mount[]): Mount[] {
+function etcMounts(paths: ContainerPaths, user: Mount[]): Mount[] {
   const taken = new Set(user.map((m) => m.destination));
   const out: Mount[] = [];
-  for (const [key, file, destination] of [
-    ['hosts', 'hosts', '/etc/hosts'],
-    ['resolvConf', 'resolv.conf', '/etc/resolv.conf'],
-    ['hostname', 'hostname', '/etc/hostname'],
+  for (const [file, destination] of [
+    ['hosts', '/etc/hosts'],
+    ['resolv.conf', '/etc/resolv.conf'],
+    ['hostname', '/etc/hostname'],
   ] as const) {
-    if (written[key] === undefined || taken.has(destination)) continue;
+    if (taken.has(destination)) continue;
     out.push({ destination, type: 'bind', source: `${paths.userdata}/${file}`, options: [] });
   }
   return out;
@@ -131,21 +131,25 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     State: 'created',
     Spec: spec,
   };
-  // layers stay while this process (and so the container) lives, whatever rmi does meanwhile
-  const releaseLayers = image ? await store.holdLayers(image.layers) : async () => {};
+  // /etc/hosts, resolv.conf and hostname are bound from userdata/, known from the id alone: the
+  // stored spec already has them
+  const paths = containers.paths(id);
+  spec.mounts.push(...etcMounts(paths, spec.mounts));
+  const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
+  // layers stay while this process (and so the container) lives, whatever rmi does meanwhile;
+  // taken alongside the container's creation, not before it (each costs an fsync or two)
+  const holding = image ? store.holdLayers(image.layers) : Promise.resolve(async () => {});
   let created: { record: ContainerRecord; paths: ContainerPaths } | undefined;
   try {
     created = await containers.create(record, { durable: !request.remove });
     mark(`container ${id.slice(0, 12)} created`);
-    const { paths } = created;
     const files = await networkFiles(spec, created.record.Name, networkFlag);
     await Promise.all([
       writeFile(`${paths.userdata}/hosts`, files.hosts),
       writeFile(`${paths.userdata}/resolv.conf`, files.resolvConf),
       writeFile(`${paths.userdata}/hostname`, files.hostname),
     ]);
-    spec.mounts.push(...etcMounts(paths, files, spec.mounts));
-    const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
+    await holding;
     mark('helper starting');
     const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
     const code = await runContainer(spec, {
@@ -165,7 +169,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   } finally {
     if (created && request.remove) await removeAfterRun(containers, created.record, created.paths, reporter);
     if (request.remove) await removeAnonymousVolumes(anonymousVolumes, store.root, (m) => reporter.warn(m));
-    await releaseLayers();
+    await (await holding)();
   }
 }
 
