@@ -23,7 +23,7 @@ export class RunCommand extends BaseCommand {
   });
 
   remove = Option.Boolean('--rm', false, { description: 'Remove the container when it exits' });
-  interactive = Option.Boolean('-i,--interactive', false, { description: 'Keep stdin open (stdin is always passed through)' });
+  interactive = Option.Boolean('-i,--interactive', false, { description: 'Keep stdin attached (otherwise the container reads /dev/null)' });
   tty = Option.Boolean('-t,--tty', false, { description: 'Allocate a pseudo-terminal' });
   detach = Option.Boolean('-d,--detach', false, { description: 'Run in the background (not yet supported)' });
   name = Option.String('--name', { description: 'Name the container' });
@@ -120,6 +120,7 @@ export class RunCommand extends BaseCommand {
         ...(this.rootfs ? { rootfs: this.image } : {}),
         ...(this.userns === 'keep-id' ? { userns: 'keep-id' as const } : {}),
         remove: this.remove,
+        interactive: this.interactive,
         pull: pull as 'missing' | 'always' | 'never',
       },
       {

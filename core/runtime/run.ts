@@ -36,6 +36,8 @@ export interface RunContainerOptions {
   layersDir: string;
   mapping: UserMapping;
   tools: MappingTools | undefined;
+  /** -i: the container reads our stdin; otherwise /dev/null, as podman gives it */
+  interactive?: boolean;
   /** remove the container's directory from inside the namespace once it exited */
   remove?: boolean;
   /** the compiled seccomp program (struct sock_filter[]), when one applies */
@@ -110,7 +112,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   });
   const path = helperPath();
   const child: ChildProcess = spawn(path, ['run', '--args', String(ARGS_FD)], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', options.startNetwork ? 'pipe' : 'ignore', options.seccomp ? 'pipe' : 'ignore'],
+    stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', options.startNetwork ? 'pipe' : 'ignore', options.seccomp ? 'pipe' : 'ignore'],
     // the container's environment is in the args; the helper itself needs only PATH (newuidmap)
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });

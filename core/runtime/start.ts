@@ -33,6 +33,8 @@ export interface RunRequest extends Omit<SpecOptions, 'id' | 'layers' | 'ownIds'
   addHosts?: string[];
   name?: string;
   remove?: boolean;
+  /** -i: keep stdin attached */
+  interactive?: boolean;
   pull?: PullPolicy;
   /** paths of --env-file, read here */
   envFilePaths?: string[];
@@ -158,6 +160,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       mapping,
       tools: mapping.full ? toolsOrThrow() : undefined,
       remove: request.remove ?? false,
+      interactive: request.interactive ?? false,
       ...(seccomp ? { seccomp } : {}),
       ...(userMode ? { startNetwork: (pid: number) => startContainerNetwork(spec, networkFlag, pid, reporter) } : {}),
       reporter,

@@ -182,9 +182,11 @@ test('hostile: a -v destination through symlinks in the image stays inside the r
   assert.equal(readdirSync(context.hostTarget), []);
 });
 
-test('stdin flows through: echo hi | tsbox run -i img cat', async (context) => {
+test('stdin flows through with -i: echo hi | tsbox run -i img cat; without -i the container reads /dev/null', async (context) => {
   const r = await run(context, ['--rm', '-i', 'alpine', 'cat'], 'hi\n');
   assert.is(r.stdout, 'hi\n', r.stderr);
+  const detached = await run(context, ['--rm', '--network', 'none', 'alpine', 'sh', '-c', 'cat; readlink /proc/self/fd/0'], 'not read\n');
+  assert.is(detached.stdout, '/dev/null\n', detached.stderr);
 });
 
 test('a 100 MB stream passes through stdin and stdout byte-exact', async (context) => {
