@@ -10,7 +10,7 @@ import { silentReporter, type Reporter } from '../progress.js';
 import { parseImageConfig, type ImageConfig } from '../pull/config.js';
 import { openStore, ImageNotFoundError, type ImageRecord, type ImageStore } from '../store/index.js';
 import { currentMapping, findMappingTools, type UserMapping } from '../userns/mapping.js';
-import { ContainerStore, newContainerId, removeTreeInUserNamespace, type ContainerPaths } from './containers.js';
+import { ContainerNotFoundError, ContainerStore, newContainerId, removeTreeInUserNamespace, type ContainerPaths } from './containers.js';
 import { keepIdMapping } from './keep-id.js';
 import { removeAnonymousVolumes, resolveMounts } from './mounts.js';
 import { networkFiles, resolveNetworkMode, startContainerNetwork } from './network.js';
@@ -182,15 +182,26 @@ function toolsOrThrow() {
   return tools;
 }
 
-/** --rm: the helper removed the directory from inside the namespace; release the name, and finish what it left. */
+/** Plain removal when we own everything (the helper never ran); else from inside the user namespace. */
+async function removeTree(dir: string): Promise<void> {
+  const { rm } = await import('node:fs/promises');
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch {
+    await removeTreeInUserNamespace(dir);
+  }
+}
+
+/**
+ * --rm: the helper has removed the directory from inside the namespace
+ * (--remove-after-exit); release the name, and finish what it left when it
+ * failed before that.
+ */
 async function removeAfterRun(containers: ContainerStore, record: ContainerRecord, paths: ContainerPaths, reporter: Reporter): Promise<void> {
   try {
-    await containers.remove(record.Id, removeTreeInUserNamespace).catch(async (err) => {
-      // the helper already removed the directory: only the name is left
-      await containers.releaseName(record.Name, record.Id);
-      if (!(err instanceof TsboxError)) throw err;
-    });
+    await containers.remove(record.Id, removeTree);
   } catch (err) {
-    reporter.warn(`removing container ${record.Id} (${paths.dir}): ${(err as Error).message}`);
+    if (!(err instanceof ContainerNotFoundError)) reporter.warn(`removing container ${record.Id} (${paths.dir}): ${(err as Error).message}`);
+    await containers.releaseName(record.Name, record.Id).catch(() => {});
   }
 }

@@ -408,6 +408,18 @@ test('-d is refused with a clear error; a bad --pull value too', async (context)
   assert.match(p.stderr, /invalid --pull "sometimes"/);
 });
 
+test('a helper that cannot run: exit 125 with the fix, and --rm still leaves nothing behind', async (context) => {
+  const r = await runTsbox(['run', '--rm', '--network', 'none', 'alpine', 'true'], {
+    env: { ...context.store.env, TSBOX_HELPER: '/nonexistent/tsbox-helper' },
+    timeoutMs: 30_000,
+  });
+  assert.is(r.code, 125);
+  assert.match(r.stderr, 'Error: cannot run the helper /nonexistent/tsbox-helper: not found (build it with `npm run build`');
+  const left = leftContainers(context);
+  assert.is(left.names.filter((n) => n !== 'kept').length, 0);
+  assert.is(left.dirs.length, 1); // only the container kept on purpose earlier
+});
+
 test('--pull never with a missing image: image not known, exit 125', async (context) => {
   const r = await run(context, ['--rm', '--pull', 'never', 'nosuchimage', 'true']);
   assert.is(r.code, 125);
