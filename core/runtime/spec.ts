@@ -137,6 +137,17 @@ export function defaultMounts(): Mount[] {
   ];
 }
 
+/**
+ * podman's --read-only-tmpfs (on by default): a read-only root still gets
+ * writable /run, /tmp and /var/tmp, unless the user mounts something there.
+ */
+function readOnlyTmpfs(user: Mount[]): Mount[] {
+  const taken = new Set(user.map((m) => m.destination));
+  return ['/run', '/tmp', '/var/tmp']
+    .filter((d) => !taken.has(d))
+    .map((destination) => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['rw', 'nosuid', 'nodev', 'mode=1777'] }));
+}
+
 export class SpecError extends TsboxError {}
 
 /** `--entrypoint` as podman reads it: '' clears, a JSON array is taken as is, else one word. */
@@ -261,7 +272,7 @@ export function buildSpec(image: ImageConfig, options: SpecOptions): ContainerSp
     root: options.rootfs
       ? { rootfs: options.rootfs, readonly: options.readOnly ?? false }
       : { layers: [...options.layers!], readonly: options.readOnly ?? false },
-    mounts: [...defaultMounts(), ...(options.mounts ?? [])],
+    mounts: [...defaultMounts(), ...(options.readOnly ? readOnlyTmpfs(options.mounts ?? []) : []), ...(options.mounts ?? [])],
     maskedPaths: options.privileged ? [] : [...MASKED_PATHS],
     readonlyPaths: options.privileged ? [] : [...READONLY_PATHS],
     hostname,

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
@@ -267,9 +267,9 @@ test('default network: -p publishes a container port on the host; /etc/hosts nam
   assert.is(r.stdout, '1\n');
 });
 
-test('--read-only: the root cannot be written; /dev and /proc still work', async (context) => {
-  const r = await run(context, ['--rm', '--read-only', 'alpine', 'sh', '-c', 'touch /newfile 2>/dev/null && echo wrote || echo refused; echo x >/dev/null && echo dev-ok']);
-  assert.is(r.stdout, 'refused\ndev-ok\n', r.stderr);
+test('--read-only: the root cannot be written; /dev, /tmp, /run, /var/tmp still can (podman\'s --read-only-tmpfs)', async (context) => {
+  const r = await run(context, ['--rm', '--read-only', 'alpine', 'sh', '-c', 'touch /newfile 2>/dev/null && echo wrote || echo refused; echo x >/dev/null && touch /tmp/a /run/b /var/tmp/c && echo tmp-ok']);
+  assert.is(r.stdout, 'refused\ntmp-ok\n', r.stderr);
   const rw = await run(context, ['--rm', 'alpine', 'sh', '-c', 'touch /newfile && echo wrote']);
   assert.is(rw.stdout, 'wrote\n', rw.stderr);
 });
@@ -284,8 +284,10 @@ test('ids: root inside is the user, 1.. the subordinate range', async (context) 
 test('--userns keep-id: the own uid inside, without re-owning the image', async (context) => {
   const uid = process.getuid!();
   // --network none: pasta cannot yet join the namespace of a keep-id container (see the report in git log)
-  const r = await run(context, ['--rm', '--network', 'none', '--userns', 'keep-id', 'alpine', 'sh', '-c', 'id -u; stat -c %u /bin/busybox']);
-  assert.is(r.stdout, `${uid}\n${uid}\n`, r.stderr);
+  const r = await run(context, ['--rm', '--network', 'none', '--userns', 'keep-id', '-v', `${context.hostDir}:/d`, 'alpine', 'sh', '-c', 'id -u; stat -c %u /bin/busybox /d/from-host; touch /d/keep-id-made']);
+  // the image's root files show as the user (the swap), host files as their owner, new files are the user's outside
+  assert.is(r.stdout, `${uid}\n${uid}\n${statSync(join(context.hostDir, 'from-host')).uid}\n`, r.stderr);
+  assert.is(statSync(join(context.hostDir, 'keep-id-made')).uid, uid);
 });
 
 test('masked and read-only paths: /proc/keys is /dev/null, /proc/sys read-only; not with --privileged', async (context) => {

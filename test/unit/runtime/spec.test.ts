@@ -103,6 +103,13 @@ test('default mounts, masks and read-only paths; --privileged drops masks and se
   assert.is(spec({}, { command: ['sh'], seccomp: 'unconfined' }).seccomp, undefined);
 });
 
+test('--read-only: writable tmpfs on /run, /tmp, /var/tmp unless the user mounts there', () => {
+  const s = spec({}, { command: ['sh'], readOnly: true, mounts: [{ destination: '/tmp', type: 'bind', source: '/host', options: [] }] });
+  assert.ok(s.root.readonly);
+  assert.equal(s.mounts.filter((m) => m.type === 'tmpfs').map((m) => m.destination), ['/run', '/var/tmp']);
+  assert.equal(spec({}, { command: ['sh'] }).mounts.filter((m) => m.type === 'tmpfs'), []);
+});
+
 test('network: host mode shares the network namespace; a relative mount destination is refused', () => {
   assert.is(spec({}, { command: ['sh'], network: { mode: 'host' } }).namespaces.network, false);
   assert.is(spec({}, { command: ['sh'], network: { mode: 'none' } }).namespaces.network, true);
