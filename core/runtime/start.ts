@@ -61,6 +61,13 @@ async function findOrPull(store: ImageStore, request: RunRequest, hooks: RunHook
   return store.findImage(id);
 }
 
+/** podman's /run/.containerenv: empty unless --privileged, which gets who and what the container is. */
+function containerEnv(record: ContainerRecord, privileged: boolean): string {
+  if (!privileged) return '';
+  const rootless = (process.getuid?.() ?? 0) !== 0 ? 1 : 0;
+  return `engine="tsbox"\nname="${record.Name}"\nid="${record.Id}"\nimage="${record.ImageName}"\nimageid="${record.Image}"\nrootless=${rootless}\n`;
+}
+
 async function checkRootfs(dir: string): Promise<void> {
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw new TsboxError(`--rootfs ${dir}: not a directory`, { hint: 'give the path of an unpacked root filesystem' });
@@ -76,7 +83,11 @@ function readEnvFiles(paths: string[]): string[] {
   });
 }
 
-/** The bind mounts of the generated /etc files, unless the user mounts something there. */
+/**
+ * The bind mounts of the generated files, unless the user mounts something
+ * there: /etc/hosts, /etc/resolv.conf, /etc/hostname, and podman's
+ * /run/.containerenv (how tools such as toolbox tell they run in a container).
+ */
 function etcMounts(paths: ContainerPaths, user: Mount[]): Mount[] {
   const taken = new Set(user.map((m) => m.destination));
   const out: Mount[] = [];
@@ -84,6 +95,7 @@ function etcMounts(paths: ContainerPaths, user: Mount[]): Mount[] {
     ['hosts', '/etc/hosts'],
     ['resolv.conf', '/etc/resolv.conf'],
     ['hostname', '/etc/hostname'],
+    ['containerenv', '/run/.containerenv'],
   ] as const) {
     if (taken.has(destination)) continue;
     out.push({ destination, type: 'bind', source: `${paths.userdata}/${file}`, options: [] });
@@ -150,6 +162,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       writeFile(`${paths.userdata}/hosts`, files.hosts),
       writeFile(`${paths.userdata}/resolv.conf`, files.resolvConf),
       writeFile(`${paths.userdata}/hostname`, files.hostname),
+      writeFile(`${paths.userdata}/containerenv`, containerEnv(created.record, request.privileged ?? false)),
     ]);
     await holding;
     mark('helper starting');

@@ -274,6 +274,13 @@ test('--read-only: the root cannot be written; /dev, /tmp, /run, /var/tmp still 
   assert.is(rw.stdout, 'wrote\n', rw.stderr);
 });
 
+test('/run/.containerenv as podman: empty, or who the container is with --privileged', async (context) => {
+  const plain = await run(context, ['--rm', '--network', 'none', 'alpine', 'wc', '-c', '/run/.containerenv']);
+  assert.match(plain.stdout, /^\s*0 \/run\/.containerenv/, plain.stderr);
+  const privileged = await run(context, ['--rm', '--network', 'none', '--privileged', '--name', 'priv', 'alpine', 'cat', '/run/.containerenv']);
+  assert.match(privileged.stdout, /^engine="tsbox"\nname="priv"\nid="[0-9a-f]{64}"\nimage="docker.io\/library\/alpine:latest"\nimageid="[0-9a-f]{64}"\nrootless=1\n$/);
+});
+
 test('ids: root inside is the user, 1.. the subordinate range', async (context) => {
   const r = await run(context, ['--rm', 'alpine', 'cat', '/proc/self/uid_map']);
   const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
