@@ -70,9 +70,20 @@ test.after(async (context) => {
   for (const dir of [context.hostTarget, context.hostDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * `tsbox run ARGS`. Without a --network or -p in ARGS it runs with
+ * `--network none`, which saves starting pasta for each of the many tests
+ * that need no network; the default network has tests of its own.
+ */
 function run(context: Context, args: string[], input?: string | Buffer): Promise<RunResult> {
-  return runTsbox(['run', ...args], { env: context.store.env, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+  const wantsNetwork = args.some((a) => a === '--network' || a === '-p' || a === DEFAULT_NETWORK);
+  const network = wantsNetwork ? [] : ['--network', 'none'];
+  const given = args.filter((a) => a !== DEFAULT_NETWORK);
+  return runTsbox(['run', ...network, ...given], { env: context.store.env, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
 }
+
+/** A marker for run(): keep tsbox's default network (private, pasta or slirp4netns). */
+const DEFAULT_NETWORK = '<default network>';
 
 /** Container directories left in the store (ids), and names still claimed. */
 function leftContainers(context: Context): { dirs: string[]; names: string[] } {
@@ -97,7 +108,7 @@ function processesWith(marker: string): number[] {
 }
 
 test('pulls a missing image and runs it: prints ok', async (context) => {
-  const r = await run(context, ['--rm', 'alpine', 'sh', '-c', 'echo ok']);
+  const r = await run(context, [DEFAULT_NETWORK, '--rm', 'alpine', 'sh', '-c', 'echo ok']);
   assert.is(r.stdout, 'ok\n', r.stderr);
   assert.is(r.code, 0);
   assert.is(context.store.images().length, 1);
