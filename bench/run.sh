@@ -43,12 +43,12 @@ done
 BENCH_USER=$(id -un)
 [ "$(id -u)" = 0 ] && BENCH_USER=${TSBOX_BENCH_USER:-tsboxtest}
 BENCH_HOME=$(getent passwd "$BENCH_USER" | cut -d: -f6)
-WORK=$(mktemp -d /tmp/tsbox-bench-run.XXXXXX)
+WORK=$(mktemp -d /tmp/tbr.XXXXXX)  # short: conmon's socket paths must fit in 108 bytes
 chmod 0755 "$WORK"
 REGISTRY_PID=
 cleanup() {
   [ -n "$REGISTRY_PID" ] && kill "$REGISTRY_PID" 2>/dev/null || true
-  as_user env XDG_RUNTIME_DIR="$WORK/user/xdg-runtime" CONTAINERS_CONF="$WORK/user/containers.conf" \
+  as_user env XDG_RUNTIME_DIR="$WORK/user/x" CONTAINERS_CONF="$WORK/user/containers.conf" \
     CONTAINERS_STORAGE_CONF="$WORK/user/storage.conf" podman system reset --force >/dev/null 2>&1 || true
   as_user node "$TSBOX/bin/tsbox" unshare rm -rf "$WORK/user" >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -60,11 +60,11 @@ TSBOX="$WORK/tsbox"
 mkdir -p "$TSBOX"
 cp -a "$REPO/bin" "$REPO/dist" "$REPO/native-helper" "$REPO/node_modules" "$REPO/package.json" "$TSBOX/"
 
-mkdir -p "$WORK/user/xdg-runtime"
-chmod 0700 "$WORK/user/xdg-runtime"
+mkdir -p "$WORK/user/x"
+chmod 0700 "$WORK/user/x"
 [ "$(id -u)" = 0 ] && chown -R "$BENCH_USER": "$WORK/user"
 USER_ENV=(env -i HOME="$BENCH_HOME" USER="$BENCH_USER" LOGNAME="$BENCH_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-  XDG_RUNTIME_DIR="$WORK/user/xdg-runtime" TSBOX_ROOT="$WORK/user/tsbox"
+  XDG_RUNTIME_DIR="$WORK/user/x" TSBOX_ROOT="$WORK/user/tsbox"
   CONTAINERS_REGISTRIES_CONF="$WORK/user/registries.conf" CONTAINERS_CONF="$WORK/user/containers.conf"
   CONTAINERS_STORAGE_CONF="$WORK/user/storage.conf")
 AS_USER=("${USER_ENV[@]}")
@@ -102,8 +102,8 @@ CONF
 cat >"$WORK/user/storage.conf" <<CONF
 [storage]
 driver = "overlay"
-graphroot = "$WORK/user/podman/graph"
-runroot = "$WORK/user/podman/run"
+graphroot = "$WORK/user/p/graph"
+runroot = "$WORK/user/p/run"
 CONF
 [ "$(id -u)" = 0 ] && chown -R "$BENCH_USER": "$WORK/user"
 
