@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
 import { parseImageConfig, type ImageConfig } from '../pull/config.js';
@@ -125,11 +126,14 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   const id = newContainerId();
   const networkFlag: NetworkFlag = request.networkFlag ?? { kind: 'private' };
   const { mounts, anonymousVolumes } = await resolveMounts(request.mountEntries ?? [], store.root);
+  const networkMode = await resolveNetworkMode(networkFlag);
   const spec = buildSpec(config, {
     ...request,
     id,
     mounts,
-    network: { mode: await resolveNetworkMode(networkFlag), ports: request.publish ?? [], dns: request.dns ?? [], addHosts: request.addHosts ?? [] },
+    network: { mode: networkMode, ports: request.publish ?? [], dns: request.dns ?? [], addHosts: request.addHosts ?? [] },
+    // podman: the host's network comes with the host's name
+    ...(networkMode === 'host' && request.hostname === undefined ? { hostname: hostname() } : {}),
     ...(image ? { layers: image.layers } : { rootfs: resolve(request.rootfs!) }),
     envFiles: [...(request.envFiles ?? []), ...readEnvFiles(request.envFilePaths ?? [])],
     ownIds: own,

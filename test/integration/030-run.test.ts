@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, statSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { busyboxEntries, pushBusybox } from '../lib/fixtures.js';
@@ -246,9 +246,11 @@ test('without --rm the container stays; its name is then in use (podman\'s wordi
   assert.match(second.stderr, `Error: the container name "kept" is already in use by ${left.dirs[0]}. You have to remove that container to be able to reuse that name: that name is already in use`);
 });
 
-test('--network none: only the loopback interface', async (context) => {
+test('--network none: only the loopback interface; --network host: the host\'s interfaces and name', async (context) => {
   const r = await run(context, ['--rm', '--network', 'none', 'alpine', 'ls', '/sys/class/net']);
   assert.is(r.stdout, 'lo\n', r.stderr);
+  const host = await run(context, ['--rm', '--network', 'host', 'alpine', 'sh', '-c', 'hostname; ls /sys/class/net']);
+  assert.is(host.stdout, `${hostname()}\n${readdirSync('/sys/class/net').sort().join('\n')}\n`, host.stderr);
 });
 
 test('default network: -p publishes a container port on the host; /etc/hosts names the container', async (context) => {
