@@ -233,6 +233,17 @@ test('--rm leaves no container directory, no claimed name and no process', async
   assert.equal(processesWith(marker), []);
 });
 
+test('parallel runs: each gets its own container and name; --rm leaves nothing', async (context) => {
+  const before = leftContainers(context);
+  const results = await Promise.all(Array.from({ length: 6 }, (_, i) => run(context, ['--rm', 'alpine', 'sh', '-c', `echo ${i} >/mine; cat /mine; hostname`])));
+  results.forEach((r, i) => {
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.stdout.split('\n')[0], String(i)); // no container saw another's writable layer
+  });
+  assert.is(new Set(results.map((r) => r.stdout.split('\n')[1])).size, 6);
+  assert.equal(leftContainers(context), before);
+});
+
 test('without --rm the container stays; its name is then in use (podman\'s wording)', async (context) => {
   const first = await run(context, ['--name', 'kept', 'alpine', 'true']);
   assert.is(first.code, 0, first.stderr);
