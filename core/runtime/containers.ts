@@ -178,6 +178,27 @@ export class ContainerStore {
     return records.filter((r): r is ContainerRecord => r !== undefined);
   }
 
+  /**
+   * The named volumes containers use (bound from `<volumesRoot>/<name>/_data`),
+   * each with the ids of the containers using it: what `volume rm` and
+   * `volume prune` must respect.
+   */
+  async volumesInUse(volumesRoot: string): Promise<Map<string, string[]>> {
+    const used = new Map<string, string[]>();
+    const prefix = volumesRoot.endsWith('/') ? volumesRoot : `${volumesRoot}/`;
+    for (const record of await this.list()) {
+      for (const mount of record.Spec?.mounts ?? []) {
+        if (mount.type !== 'bind' || !mount.source.startsWith(prefix)) continue;
+        const [name, data] = mount.source.slice(prefix.length).split('/');
+        if (!name || data !== '_data') continue;
+        const ids = used.get(name) ?? [];
+        if (!ids.includes(record.Id)) ids.push(record.Id);
+        used.set(name, ids);
+      }
+    }
+    return used;
+  }
+
   /** Rewrites config.json with a new state. */
   async setState(record: ContainerRecord, state: ContainerRecord['State']): Promise<void> {
     record.State = state;

@@ -93,6 +93,22 @@ test('a claim whose container is gone (a crash) is taken over; remove frees the 
   await rejects(store.remove(again.record.Id, async () => {}), /no such container/);
 });
 
+test('volumesInUse: named volumes bound from <volumes>/<name>/_data, with their containers', async () => {
+  const store = new ContainerStore(root);
+  const volumes = join(root, 'volumes');
+  const withMounts = (name: string, sources: string[]) => {
+    const r = record(name);
+    r.Spec.mounts.push(...sources.map((source, i) => ({ destination: `/m${i}`, type: 'bind', source, options: [] })));
+    return r;
+  };
+  const a = await store.create(withMounts('a', [`${volumes}/data/_data`, '/host/dir', `${volumes}/cache/_data`]));
+  const b = await store.create(withMounts('b', [`${volumes}/data/_data`, `${volumes}/data/_data/sub`]));
+  const used = await store.volumesInUse(volumes);
+  assert.equal([...used.keys()].sort(), ['cache', 'data']);
+  assert.equal(used.get('data')!.sort(), [a.record.Id, b.record.Id].sort());
+  assert.equal(used.get('cache'), [a.record.Id]);
+});
+
 test('a --rm record (not durable) reads back the same', async () => {
   const store = new ContainerStore(root);
   const { record: stored } = await store.create(record('quick'), { durable: false });
