@@ -23,7 +23,7 @@ export class RunCommand extends BaseCommand {
   });
 
   remove = Option.Boolean('--rm', false, { description: 'Remove the container when it exits' });
-  interactive = Option.Boolean('-i,--interactive', false, { description: 'Keep stdin attached (otherwise the container reads /dev/null)' });
+  interactive = Option.Boolean('-i,--interactive', false, { description: 'Keep stdin attached (without -i or -t the container reads /dev/null)' });
   tty = Option.Boolean('-t,--tty', false, { description: 'Allocate a pseudo-terminal' });
   detach = Option.Boolean('-d,--detach', false, { description: 'Run in the background (not yet supported)' });
   name = Option.String('--name', { description: 'Name the container' });

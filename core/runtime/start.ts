@@ -177,7 +177,8 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       mapping,
       tools: mapping.full ? toolsOrThrow() : undefined,
       remove: request.remove ?? false,
-      interactive: request.interactive ?? false,
+      // with -t the helper needs the terminal on its stdin to put it in raw mode
+      interactive: (request.interactive ?? false) || (request.tty ?? false),
       ...(seccomp ? { seccomp } : {}),
       ...(userMode ? { startNetwork: (pid: number) => startContainerNetwork(spec, networkFlag, pid, reporter) } : {}),
       reporter,

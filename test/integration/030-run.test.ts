@@ -225,6 +225,17 @@ test('a 100 MB stream passes through stdin and stdout byte-exact', async (contex
   assert.is(hash.digest('hex'), expected);
 });
 
+test('-t: the command gets a terminal and TERM=xterm', async (context) => {
+  // script(1) gives tsbox a terminal of its own to relay
+  const command = `${process.execPath} ${TSBOX_BIN} run --rm -t --network none alpine sh -c 'tty; echo $TERM'`;
+  const r = await runProgram('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...context.store.env }, timeoutMs: 60_000 });
+  assert.is(r.code, 0, r.stderr + r.stdout);
+  // one CR per line: the outer terminal is in raw mode while the container's pty translates
+  assert.match(r.stdout, /\/dev\/pts\/\d+\r\nxterm\r\n$/);
+  const plain = await run(context, ['--rm', 'alpine', 'sh', '-c', 'tty; echo "${TERM:-unset}"']);
+  assert.is(plain.stdout, 'not a tty\nunset\n');
+});
+
 test('--rm leaves no container directory, no claimed name and no process', async (context) => {
   const marker = `tsbox-marker-${randomBytes(4).toString('hex')}`;
   const r = await run(context, ['--rm', '--name', marker, 'alpine', 'sh', '-c', `touch /written-file; echo ${marker} >/dev/null`]);
