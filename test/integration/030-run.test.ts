@@ -27,7 +27,8 @@ interface Context {
 
 /**
  * busybox with an entrypoint, a command, env and working dir, and symlinks
- * that point out of the root: `escape` -> /, `tmpesc` -> a host directory.
+ * that point out of the root: `escape` -> /, `tmpesc` -> a host directory,
+ * `etc/resolv.conf` -> a file in that host directory.
  */
 async function pushSpecial(registry: TestRegistry, hostTarget: string): Promise<void> {
   const writer = new LayoutWriter(mkdtempSync(join(tmpdir(), 'tsbox-special-')));
@@ -35,6 +36,8 @@ async function pushSpecial(registry: TestRegistry, hostTarget: string): Promise<
     ...busyboxEntries(),
     { type: 'symlink', path: 'escape', target: '/' },
     { type: 'symlink', path: 'tmpesc', target: hostTarget },
+    // where tsbox binds its generated file: followed on the host it would land in hostTarget
+    { type: 'symlink', path: 'etc/resolv.conf', target: `${hostTarget}/resolv.conf` },
   ]);
   const { manifest } = writer.addImage({
     layers: [layer],
@@ -193,6 +196,13 @@ test('hostile: a -v destination through symlinks in the image stays inside the r
   assert.equal(readdirSync(context.hostTarget), []);
 });
 
+test('hostile: -w through a symlink out of the root, and a generated /etc file over a symlink, stay inside', async (context) => {
+  const r = await run(context, ['--rm', '-w', '/tmpesc/work', '--entrypoint', '', 'special', 'sh', '-c', 'pwd; touch made-here; cat /etc/resolv.conf >/dev/null && echo resolv-ok']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /resolv-ok\n$/);
+  assert.equal(readdirSync(context.hostTarget), []);
+});
+
 test('stdin flows through with -i: echo hi | tsbox run -i img cat; without -i the container reads /dev/null', async (context) => {
   const r = await run(context, ['--rm', '-i', 'alpine', 'cat'], 'hi\n');
   assert.is(r.stdout, 'hi\n', r.stderr);
@@ -230,8 +240,8 @@ test('-t: the command gets a terminal and TERM=xterm', async (context) => {
   const command = `${process.execPath} ${TSBOX_BIN} run --rm -t --network none alpine sh -c 'tty; echo $TERM'`;
   const r = await runProgram('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...context.store.env }, timeoutMs: 60_000 });
   assert.is(r.code, 0, r.stderr + r.stdout);
-  // one CR per line: the outer terminal is in raw mode while the container's pty translates
-  assert.match(r.stdout, /\/dev\/pts\/\d+\r\nxterm\r\n$/);
+  // the container's pty turns \n into \r\n (one more \r when the outer terminal is not yet raw)
+  assert.match(r.stdout, /\/dev\/pts\/\d+\r+\nxterm\r+\n$/, JSON.stringify(r.stdout));
   const plain = await run(context, ['--rm', 'alpine', 'sh', '-c', 'tty; echo "${TERM:-unset}"']);
   assert.is(plain.stdout, 'not a tty\nunset\n');
 });
