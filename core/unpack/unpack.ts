@@ -7,7 +7,6 @@
 // that map instead of being lstat'ed, and nothing is ever followed through a
 // symlink the layer made.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import * as fsSync from 'node:fs';
 import { constants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -141,23 +140,29 @@ class LayerUnpacker {
         },
       );
     });
+    // A full parser is waited for until it drains or settles (fails or closes):
+    // one listener each, for the whole layer, so that waits never pile up.
+    let parserSettled = false;
+    let wake: (() => void) | undefined;
+    const wakeUp = () => {
+      const resume = wake;
+      wake = undefined;
+      resume?.();
+    };
+    extract.on('drain', wakeUp);
     const parsed = new Promise<void>((resolve, reject) => {
       extract.on('error', reject);
       extract.on('close', resolve);
     });
-    parsed.catch(() => {});
+    parsed.catch(() => {}).finally(() => {
+      parserSettled = true;
+      wakeUp();
+    });
     try {
       for await (const chunk of tarStream) {
         hash.update(chunk);
-        if (!extract.write(chunk)) {
-          // The drain wait is cancelled when the parser settles first, so waits never pile up on it.
-          const waiting = new AbortController();
-          try {
-            await Promise.race([once(extract, 'drain', { signal: waiting.signal }), parsed]);
-          } finally {
-            waiting.abort();
-          }
-        }
+        if (!extract.write(chunk) && !parserSettled) await new Promise<void>((resolve) => (wake = resolve));
+        if (parserSettled) await parsed;
       }
       extract.end(null);
       await parsed;
