@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 /* Ids are 32-bit; (uid_t)-1 is "no id" and may not be mapped. */
@@ -31,13 +33,25 @@ static void fold_into_line(char *text) {
     if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
 }
 
-void ns_write_id_map_with_tool(const char *tool, pid_t pid, const struct ns_id_map *map) {
-  /* argv: tool PID IN OUT COUNT... NULL, every number in its own buffer */
+/* A tool started by start_tool: its pid and the read end of its output. */
+struct tool_run {
+  const char *tool;
+  const struct ns_id_map *map;
+  pid_t pid;
+  int output;
+};
+
+/* Starts `tool PID IN OUT COUNT...` with stdout and stderr into a pipe,
+ * through posix_spawn (vfork-like: no copy of our page tables), signals as
+ * the caller had them (mask, or inherited when NULL) and SIGPIPE at its
+ * default. Returns 0 or an errno. */
+static int start_tool(struct tool_run *run, pid_t target, const sigset_t *mask) {
+  const struct ns_id_map *map = run->map;
   size_t argc = 2 + 3 * map->len;
   cleanup_free char **argv = xcalloc(argc + 1, sizeof(char *));
   cleanup_free char *numbers = xcalloc(argc, 24);
-  argv[0] = (char *)tool;
-  snprintf(numbers, 24, "%ld", (long)pid);
+  argv[0] = (char *)run->tool;
+  snprintf(numbers, 24, "%ld", (long)target);
   argv[1] = numbers;
   for (size_t i = 0; i < map->len; i++) {
     const unsigned long fields[3] = {map->ranges[i].inside, map->ranges[i].outside, map->ranges[i].count};
@@ -47,50 +61,99 @@ void ns_write_id_map_with_tool(const char *tool, pid_t pid, const struct ns_id_m
       argv[2 + 3 * i + f] = slot;
     }
   }
-
   int output[2];
-  if (pipe2(output, O_CLOEXEC) < 0) die_with_error("pipe for %s", tool);
-  pid_t child = fork();
-  if (child < 0) die_with_error("fork for %s", tool);
-  if (child == 0) {
-    /* dup2 clears O_CLOEXEC on the copies: the tool writes into the pipe */
-    if (dup2(output[1], STDOUT_FILENO) < 0 || dup2(output[1], STDERR_FILENO) < 0) _exit(EXIT_HELPER);
-    execv(tool, argv);
-    dprintf(STDERR_FILENO, "cannot run %s: %s", tool, strerror(errno));
-    _exit(EXIT_CANNOT_INVOKE);
+  if (pipe2(output, O_CLOEXEC) < 0) return errno;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  int err = posix_spawn_file_actions_init(&actions);
+  if (err == 0) {
+    /* output[1] is at least 3 (0-2 are open): dup2 gives 1 and 2 without O_CLOEXEC */
+    if ((err = posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO)) == 0 &&
+        (err = posix_spawn_file_actions_adddup2(&actions, output[1], STDERR_FILENO)) == 0 &&
+        (err = posix_spawnattr_init(&attr)) == 0) {
+      short flags = POSIX_SPAWN_SETSIGDEF | (mask != NULL ? POSIX_SPAWN_SETSIGMASK : 0);
+      if ((err = posix_spawnattr_setflags(&attr, flags)) == 0 && (err = posix_spawnattr_setsigdefault(&attr, &defaults)) == 0 &&
+          (mask == NULL || (err = posix_spawnattr_setsigmask(&attr, mask)) == 0))
+        err = posix_spawn(&run->pid, run->tool, &actions, &attr, argv, (char *[]){NULL});
+      posix_spawnattr_destroy(&attr);
+    }
+    posix_spawn_file_actions_destroy(&actions);
   }
   close(output[1]);
-  cleanup_fd int reader = output[0];
-  cleanup_free char *text = NULL;
-  size_t text_len = 0;
-  if (read_to_end(reader, 4096, &text, &text_len) < 0) text = xstrdup("(output unreadable)");
-  int status = 0;
-  if (TEMP_FAILURE_RETRY(waitpid(child, &status, 0)) < 0) die_with_error("waiting for %s", tool);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  fold_into_line(text);
-  if (WIFSIGNALED(status))
-    die("%s failed to write the %s map (killed by signal %d): %s", tool, map->kind, WTERMSIG(status),
-        text[0] ? text : "no message");
-  die("%s failed to write the %s map (exit %d): %s", tool, map->kind, WEXITSTATUS(status),
-      text[0] ? text : "no message");
+  if (err != 0) {
+    close(output[0]);
+    return err;
+  }
+  run->output = output[0];
+  return 0;
 }
 
-static void write_proc_file(pid_t pid, const char *name, const char *content) {
+/* Collects a started tool: its output, its status. Returns true on exit 0,
+ * else false with the failure in message. Closes the pipe. */
+static bool finish_tool(struct tool_run *run, char *message, size_t size) {
+  cleanup_free char *text = NULL;
+  size_t text_len = 0;
+  if (read_to_end(run->output, 4096, &text, &text_len) < 0) text = xstrdup("(output unreadable)");
+  close(run->output);
+  int status = 0;
+  if (TEMP_FAILURE_RETRY(waitpid(run->pid, &status, 0)) < 0) {
+    snprintf(message, size, "waiting for %s: %s", run->tool, strerror(errno));
+    return false;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+  fold_into_line(text);
+  if (WIFSIGNALED(status))
+    snprintf(message, size, "%s failed to write the %s map (killed by signal %d): %s", run->tool, run->map->kind,
+             WTERMSIG(status), text[0] ? text : "no message");
+  else
+    snprintf(message, size, "%s failed to write the %s map (exit %d): %s", run->tool, run->map->kind,
+             WEXITSTATUS(status), text[0] ? text : "no message");
+  return false;
+}
+
+bool ns_write_id_maps_with_tools(const char *newuidmap, const char *newgidmap, pid_t pid, const struct ns_id_map *uid_map,
+                                 const struct ns_id_map *gid_map, const sigset_t *mask, char *message, size_t size) {
+  struct tool_run runs[2] = {{newuidmap, uid_map, -1, -1}, {newgidmap, gid_map, -1, -1}};
+  bool started[2] = {false, false}, ok = true;
+  /* both at once: each is a setuid program with its own start-up to pay */
+  for (int i = 0; i < 2; i++) {
+    int err = start_tool(&runs[i], pid, mask);
+    if (err != 0) {
+      if (ok) snprintf(message, size, "cannot run %s: %s", runs[i].tool, strerror(err));
+      ok = false;
+      break;
+    }
+    started[i] = true;
+  }
+  /* the uid map's failure is the one reported when both fail */
+  for (int i = 0; i < 2; i++) {
+    if (!started[i]) continue;
+    if (ok) ok = finish_tool(&runs[i], message, size);
+    else {
+      char ignored[64];
+      (void)finish_tool(&runs[i], ignored, sizeof ignored);
+    }
+  }
+  return ok;
+}
+
+/* Returns true, or false with `open|write PATH: reason` in message. */
+static bool write_proc_file(pid_t pid, const char *name, const char *content, char *message, size_t size) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, name);
   cleanup_fd int fd = TEMP_FAILURE_RETRY(open(path, O_WRONLY | O_CLOEXEC));
-  if (fd < 0) die_with_error("open %s", path);
+  if (fd < 0) return snprintf(message, size, "open %s: %s", path, strerror(errno)), false;
   /* the kernel wants the whole map in a single write */
   ssize_t n = TEMP_FAILURE_RETRY(write(fd, content, strlen(content)));
-  if (n < 0) die_with_error("write %s", path);
-  if ((size_t)n != strlen(content)) die("write %s: short write", path);
+  if (n < 0) return snprintf(message, size, "write %s: %s", path, strerror(errno)), false;
+  if ((size_t)n != strlen(content)) return snprintf(message, size, "write %s: short write", path), false;
+  return true;
 }
 
-void ns_deny_setgroups(pid_t pid) {
-  write_proc_file(pid, "setgroups", "deny");
-}
-
-void ns_write_id_map_directly(pid_t pid, const struct ns_id_map *map) {
+static bool write_id_map_directly(pid_t pid, const struct ns_id_map *map, char *message, size_t size) {
   char content[NS_MAX_RANGES * 36 + 1];
   size_t used = 0;
   for (size_t i = 0; i < map->len; i++)
@@ -98,5 +161,11 @@ void ns_write_id_map_directly(pid_t pid, const struct ns_id_map *map) {
                              map->ranges[i].outside, map->ranges[i].count);
   char name[16];
   snprintf(name, sizeof name, "%s_map", map->kind);
-  write_proc_file(pid, name, content);
+  return write_proc_file(pid, name, content, message, size);
+}
+
+bool ns_write_id_maps_directly(pid_t pid, const struct ns_id_map *uid_map, const struct ns_id_map *gid_map, char *message,
+                               size_t size) {
+  return write_id_map_directly(pid, uid_map, message, size) && write_proc_file(pid, "setgroups", "deny", message, size) &&
+         write_id_map_directly(pid, gid_map, message, size);
 }

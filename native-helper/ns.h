@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* The kernel takes at most 340 lines in uid_map (Linux 4.15+). */
@@ -25,14 +26,19 @@ struct ns_id_map {
 /* Adds `IN OUT COUNT` from argv to map; dies with the option's name on bad input. */
 void ns_id_map_add(struct ns_id_map *map, const char *option, char *const values[3]);
 
-/* Writes map for process pid by running tool (newuidmap or newgidmap) with an
- * argv array; dies with the tool's own output folded into one line. */
-void ns_write_id_map_with_tool(const char *tool, pid_t pid, const struct ns_id_map *map);
+/* Writes both maps of pid's user namespace with newuidmap and newgidmap run
+ * side by side (each a setuid program with some milliseconds of start-up),
+ * their signal mask set to mask (inherited when NULL). Returns true, or false
+ * with the failure in message, the uid map's when both fail:
+ * `TOOL failed to write the uid map (exit N): its output in one line`. */
+bool ns_write_id_maps_with_tools(const char *newuidmap, const char *newgidmap, pid_t pid, const struct ns_id_map *uid_map,
+                                 const struct ns_id_map *gid_map, const sigset_t *mask, char *message, size_t size);
 
-/* Writes map straight into /proc/PID/{uid,gid}_map: an unprivileged process
- * may map only its own id, one line, and for gids only after
- * ns_deny_setgroups. Dies on failure. */
-void ns_write_id_map_directly(pid_t pid, const struct ns_id_map *map);
-void ns_deny_setgroups(pid_t pid);
+/* Writes the maps straight into /proc/PID/{uid_map,setgroups,gid_map}: an
+ * unprivileged process may map only its own id, one line, and for gids only
+ * after setgroups is denied. Returns true, or false with the failure in
+ * message (`open|write PATH: reason`). */
+bool ns_write_id_maps_directly(pid_t pid, const struct ns_id_map *uid_map, const struct ns_id_map *gid_map, char *message,
+                               size_t size);
 
 #endif

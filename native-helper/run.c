@@ -360,36 +360,15 @@ static _Noreturn void outer_fail(const char *stage, int errsv, const char *messa
   _exit(EXIT_HELPER);
 }
 
-/* Writes the maps in a child so that the tools' failure, which ns.c words
- * and exits on, becomes an error event here. */
-static void write_maps(const struct run_options *o, pid_t child) {
-  int output[2];
-  if (pipe2(output, O_CLOEXEC) < 0) outer_fail("userns", errno, "pipe for the id maps");
-  pid_t writer = fork();
-  if (writer < 0) outer_fail("userns", errno, "fork to write the id maps");
-  if (writer == 0) {
-    if (dup2(output[1], STDERR_FILENO) < 0) _exit(EXIT_HELPER);
-    if (o->newuidmap != NULL) {
-      ns_write_id_map_with_tool(o->newuidmap, child, &o->uid_map);
-      ns_write_id_map_with_tool(o->newgidmap, child, &o->gid_map);
-    } else {
-      ns_write_id_map_directly(child, &o->uid_map);
-      ns_deny_setgroups(child);
-      ns_write_id_map_directly(child, &o->gid_map);
-    }
-    _exit(0);
-  }
-  close(output[1]);
-  cleanup_free char *text = NULL;
-  size_t len = 0;
-  if (read_to_end(output[0], 4096, &text, &len) < 0) text = xstrdup("");
-  close(output[0]);
-  int status = 0;
-  if (TEMP_FAILURE_RETRY(waitpid(writer, &status, 0)) < 0) outer_fail("userns", errno, "wait for the id map writer");
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  text[strcspn(text, "\n")] = '\0';
-  const char *message = strncmp(text, HELPER_NAME ": ", strlen(HELPER_NAME) + 2) == 0 ? text + strlen(HELPER_NAME) + 2 : text;
-  outer_fail("userns", 0, message[0] ? message : "cannot write the id maps");
+/* Writes the id maps of C's user namespace from P itself (no writer
+ * process): a failure is P's, one line and an error event. */
+static void write_maps(const struct run_options *o, const struct run_channels *ch, pid_t child) {
+  char message[1024];
+  bool written = o->newuidmap != NULL
+                     ? ns_write_id_maps_with_tools(o->newuidmap, o->newgidmap, child, &o->uid_map, &o->gid_map,
+                                                   &ch->original_mask, message, sizeof message)
+                     : ns_write_id_maps_directly(child, &o->uid_map, &o->gid_map, message, sizeof message);
+  if (!written) outer_fail("userns", 0, message);
 }
 
 static void copy_out(int from, int to, bool *open) {
@@ -490,7 +469,7 @@ void run_main(int argc, char **argv) {
   int failure = 0, master = -1;
   while (report_read(ch.report[0], &r) == 1) {
     if (r.type == REPORT_UNSHARED) {
-      write_maps(&o, namespace_root);
+      write_maps(&o, &ch, namespace_root);
       if (write_all(ch.maps[1], "M", 1) < 0) outer_fail("userns", errno, "signal the user namespace");
       close_fd(&ch.maps[1]);
     } else if (r.type == REPORT_PID || r.type == REPORT_READY) {

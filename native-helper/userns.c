@@ -179,14 +179,12 @@ void userns_main(int argc, char **argv) {
   ssize_t n = TEMP_FAILURE_RETRY(read(child_ready[0], &byte, 1));
   close(child_ready[0]);
   if (n == 1) {
-    if (opts.newuidmap != NULL) {
-      ns_write_id_map_with_tool(opts.newuidmap, child, &opts.uid_map);
-      ns_write_id_map_with_tool(opts.newgidmap, child, &opts.gid_map);
-    } else {
-      ns_write_id_map_directly(child, &opts.uid_map);
-      ns_deny_setgroups(child);
-      ns_write_id_map_directly(child, &opts.gid_map);
-    }
+    char message[1024];
+    bool written = opts.newuidmap != NULL
+                       ? ns_write_id_maps_with_tools(opts.newuidmap, opts.newgidmap, child, &opts.uid_map, &opts.gid_map,
+                                                     &original_mask, message, sizeof message)
+                       : ns_write_id_maps_directly(child, &opts.uid_map, &opts.gid_map, message, sizeof message);
+    if (!written) die("%s", message);
     if (write_all(maps_written[1], (char[]){SYNC_MAPPED}, 1) < 0) die_with_error("signal the child");
   }
   /* n == 0: the child failed before the maps and said why; its status is ours. */
