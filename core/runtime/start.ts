@@ -162,6 +162,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     created = await containers.create(record, { durable: !request.remove });
     mark(`container ${id.slice(0, 12)} created`);
     const files = await networkFiles(spec, created.record.Name, networkFlag);
+    mark('network files made');
     await Promise.all([
       writeFile(`${paths.userdata}/hosts`, files.hosts),
       writeFile(`${paths.userdata}/resolv.conf`, files.resolvConf),
