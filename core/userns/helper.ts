@@ -131,6 +131,7 @@ export async function reexecInUserNamespace(mapping: UserMapping = currentMappin
     '--',
     process.execPath,
     ...process.execArgv,
+    '--', // node's options end here: Node 20 reads a --env-file anywhere before it
     ...process.argv.slice(1),
   ];
   const { done } = spawnHelper(args, {

@@ -55,7 +55,7 @@ export function runProgram(program: string, args: string[], options: RunOptions 
 
 /** Runs `tsbox ARGS` with the given environment (merged over process.env). */
 export function runTsbox(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return runProgram(process.execPath, [TSBOX_BIN, ...args], { ...options, env: { ...process.env, ...options.env } });
+  return runProgram(process.execPath, ['--', TSBOX_BIN, ...args], { ...options, env: { ...process.env, ...options.env } });
 }
 
 /** A private store and config home for one test file; `cleanup()` removes it. */
