@@ -10,6 +10,7 @@ import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { pushBusybox, pushBig } from '../lib/fixtures.js';
 import { runTsbox } from '../lib/tsbox.js';
 import { createTestStore, type TestStore } from '../lib/store.js';
+import { conditionalTest } from '../lib/skip.js';
 
 const test = suite<{ registry: TestRegistry; secured: TestRegistry; busybox: string; stores: TestStore[] }>('pull errors');
 
@@ -71,12 +72,11 @@ test('a registry that wants credentials names the login command; with them the p
   assert.is(pulled.code, 0, pulled.stderr);
 });
 
-test('a full disk fails the pull with one line and leaves the store consistent', async (context) => {
-  const small = process.env.TSBOX_TEST_SMALL_DISK;
-  if (!small) {
-    console.log('  skipped: no small filesystem (TSBOX_TEST_SMALL_DISK; scripts/test.sh mounts one when run as root)');
-    return;
-  }
+const small = process.env.TSBOX_TEST_SMALL_DISK;
+const testIf = conditionalTest(test);
+
+testIf(small ? undefined : 'no small filesystem to fill (TSBOX_TEST_SMALL_DISK; scripts/test.sh mounts one when run as root)', 'a full disk fails the pull with one line and leaves the store consistent', async (context) => {
+  if (!small) return;
   const big = await pushBig(context.registry, { sizeMB: 40, layers: 2, repository: 'errors/big' });
   const store = storeFor(context, context.registry.host);
   const env = { ...store.env, TSBOX_ROOT: join(small, `store-${process.pid}`) };
