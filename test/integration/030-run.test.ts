@@ -375,6 +375,18 @@ test('security: seccomp filter on by default, off when unconfined; podman\'s def
   assert.is(dropped.NoNewPrivs, '1');
 });
 
+test('security: unshare -U and mount are denied by default (keyctl and kexec_load: see the seccomp unit tests) and allowed with --cap-add SYS_ADMIN', async (context) => {
+  const probe = 'unshare -U true; echo unshare=$?; mount -t tmpfs none /tmp; echo mount=$?';
+  const denied = await run(context, ['--rm', '--network', 'none', 'alpine', 'sh', '-c', probe]);
+  assert.is(denied.code, 0, denied.stderr);
+  assert.match(denied.stdout, /unshare=1/);
+  assert.match(denied.stdout, /mount=1/);
+  assert.match(denied.stderr, /unshare\(0x10000000\): Operation not permitted/);
+  const allowed = await run(context, ['--rm', '--network', 'none', '--cap-add', 'SYS_ADMIN', 'alpine', 'sh', '-c', probe]);
+  assert.match(allowed.stdout, /unshare=0/);
+  assert.match(allowed.stdout, /mount=0/);
+});
+
 test('hostile -w /proc/self/fd/N never lands in a host directory', async (context) => {
   for (const n of [3, 4, 5, 6, 7]) {
     const r = await run(context, ['--rm', '-w', `/proc/self/fd/${n}`, 'alpine', 'sh', '-c', 'ls -a; readlink -f .']);
