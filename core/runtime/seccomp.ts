@@ -1,14 +1,14 @@
 // The container's seccomp program, compiled by core/security and cached in
 // the runtime dir: compiling podman's default profile costs ~10 ms per run,
 // reading the cached program ~0.1 ms. The cache key holds everything the
-// program depends on: the profile (default: the compiled module files' mtimes;
-// a file: its path, size and mtime), the architecture, the capabilities kept
-// and the kernel release (minKernel rules).
+// program depends on: the profile (default: its own content, so a new tsbox
+// with a changed profile never reads an old program; a file: its path, size
+// and mtime), the architecture, the capabilities kept and the kernel release
+// (minKernel rules).
 import { createHash } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runtimeDir } from '../paths.js';
 import type { ContainerSpec } from './spec.js';
 
@@ -21,10 +21,9 @@ function stamp(path: string): string {
   }
 }
 
-function profileStamp(profile: string): string {
+function profileStamp(profile: string, defaultProfile: () => unknown): string {
   if (profile !== 'default') return stamp(profile);
-  const here = (name: string) => fileURLToPath(new URL(`../security/${name}`, import.meta.url));
-  return ['seccomp.js', 'default-profile.js'].map((n) => stamp(here(n))).join('|');
+  return `default:${createHash('sha256').update(JSON.stringify(defaultProfile())).digest('hex')}`;
 }
 
 /** The compiled program for `spec`, or undefined when it runs unconfined. */
@@ -34,7 +33,7 @@ export async function containerSeccomp(spec: ContainerSpec): Promise<Buffer | un
   const arch = nativeSeccompArch();
   const capabilities = spec.process.capabilities ?? [];
   const key = createHash('sha256')
-    .update([profileStamp(spec.seccomp.profile), arch, capabilities.join(','), release()].join('\n'))
+    .update([profileStamp(spec.seccomp.profile, defaultSeccompProfile), arch, capabilities.join(','), release()].join('\n'))
     .digest('hex');
   const dir = join(runtimeDir(), 'tsbox', 'seccomp');
   const path = join(dir, `${key}.bpf`);
