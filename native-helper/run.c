@@ -311,8 +311,11 @@ static _Noreturn void run_namespace_root(const struct run_options *o, struct run
     report_fail(EXIT_HELPER, "userns", errno, "setgroups in the user namespace");
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
     report_fail(EXIT_HELPER, "userns", errno, "cannot become root in the user namespace");
-  /* the id change cleared it */
+  /* the id change cleared both: the parent-death signal, and (when root here
+   * is not the user outside, as with keep-id) dumpability, without which the
+   * network helper, running as the user, may not open /proc/PID/ns/net */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) report_fail(EXIT_HELPER, "userns", errno, "PR_SET_PDEATHSIG");
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) report_fail(EXIT_HELPER, "userns", errno, "PR_SET_DUMPABLE");
   if (unshare(CLONE_NEWPID) < 0) report_fail(EXIT_HELPER, "namespaces", errno, "unshare the pid namespace");
 
   pid_t container = fork();

@@ -338,11 +338,20 @@ test('ids: root inside is the user, 1.. the subordinate range', async (context) 
 
 test('--userns keep-id: the own uid inside, without re-owning the image', async (context) => {
   const uid = process.getuid!();
-  // --network none: pasta cannot yet join the namespace of a keep-id container (see the report in git log)
   const r = await run(context, ['--rm', '--network', 'none', '--userns', 'keep-id', '-v', `${context.hostDir}:/d`, 'alpine', 'sh', '-c', 'id -u; stat -c %u /bin/busybox /d/from-host; touch /d/keep-id-made']);
   // the image's root files show as the user (the swap), host files as their owner, new files are the user's outside
   assert.is(r.stdout, `${uid}\n${uid}\n${statSync(join(context.hostDir, 'from-host')).uid}\n`, r.stderr);
   assert.is(statSync(join(context.hostDir, 'keep-id-made')).uid, uid);
+});
+
+test('--userns keep-id with a rootless network: the backend joins the container (slirp4netns and the default)', async (context) => {
+  const uid = process.getuid!();
+  const slirp = await run(context, ['--rm', '--network', 'slirp4netns', '--userns', 'keep-id', 'alpine', 'sh', '-c', 'id -u; grep -c tap0 /proc/net/dev']);
+  assert.is(slirp.code, 0, slirp.stderr);
+  assert.is(slirp.stdout, `${uid}\n1\n`);
+  const plain = await run(context, ['--rm', '--userns', 'keep-id', 'alpine', 'id', '-u']);
+  assert.is(plain.code, 0, plain.stderr);
+  assert.is(plain.stdout, `${uid}\n`);
 });
 
 test('masked and read-only paths: /proc/keys is /dev/null, /proc/sys read-only; not with --privileged', async (context) => {
