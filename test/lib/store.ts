@@ -2,7 +2,8 @@
 // look into it from outside the user namespace as the kernel sees it.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempStore, runProgram, HELPER_BIN } from './tsbox.js';
+import { tempStore } from './tsbox.js';
+import { runInUserNamespace } from '../../core/userns/helper.js';
 
 export interface TestStore {
   root: string;
@@ -57,27 +58,9 @@ export function createTestStore(): TestStore {
       return out;
     },
     async cleanup() {
-      // uid 0 inside is the user; 1.. are the subordinate ids, as tsbox maps them.
-      const uid = process.getuid!();
-      const gid = process.getgid!();
-      const sub = (file: string, id: number) => {
-        const name = process.env.USER ?? '';
-        const line = readFileSync(file, 'utf8')
-          .split('\n')
-          .find((l) => l.startsWith(`${name}:`) || l.startsWith(`${id}:`));
-        return line ? line.split(':') : undefined;
-      };
-      const su = existsSync('/etc/subuid') ? sub('/etc/subuid', uid) : undefined;
-      const sg = existsSync('/etc/subgid') ? sub('/etc/subgid', gid) : undefined;
-      if (su && sg && existsSync('/usr/bin/newuidmap')) {
-        await runProgram(HELPER_BIN, [
-          'userns',
-          '--uid-map', '0', String(uid), '1', '--uid-map', '1', su[1]!, su[2]!,
-          '--gid-map', '0', String(gid), '1', '--gid-map', '1', sg[1]!, sg[2]!,
-          '--newuidmap', '/usr/bin/newuidmap', '--newgidmap', '/usr/bin/newgidmap',
-          '--', 'rm', '-rf', base.root,
-        ], { timeoutMs: 60_000 });
-      }
+      // Layer files belong to the subordinate ids: remove them from inside the
+      // namespace tsbox itself uses (its mapping, its helper).
+      if (existsSync(base.root)) await runInUserNamespace('rm', ['-rf', base.root], { signal: AbortSignal.timeout(60_000) }).catch(() => {});
       base.cleanup();
     },
   };
