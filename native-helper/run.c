@@ -506,6 +506,7 @@ void run_main(int argc, char **argv) {
   close_fd(&ch.report[0]);
   close_fd(&ch.go[1]);
   close_fd(&ch.tty[0]);
+  if (failure == 0 && container > 0 && ready) status_started(status_fd);
 
   supervise(&o, &ch, master);
   pty_restore();

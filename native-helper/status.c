@@ -91,6 +91,11 @@ void status_pid(int fd, pid_t pid) {
   status_line(fd, line, (size_t)len);
 }
 
+void status_started(int fd) {
+  static const char line[] = "{\"event\":\"started\"}\n";
+  status_line(fd, line, sizeof line - 1);
+}
+
 void status_error(int fd, const char *stage, int errsv, const char *message) {
   char line[2048];
   size_t used = (size_t)snprintf(line, sizeof line, "{\"event\":\"error\",\"stage\":");

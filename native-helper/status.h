@@ -38,6 +38,8 @@ int report_read(int fd, struct report *out);
 
 /* JSON lines on the status fd (fd < 0: nothing written). */
 void status_pid(int fd, pid_t pid);
+/* the command has been exec'd (the report pipe closed without an error) */
+void status_started(int fd);
 void status_error(int fd, const char *stage, int errsv, const char *message);
 void status_exit(int fd, int wait_status);
 
