@@ -30,4 +30,14 @@ export {
   type ResolvMode,
 } from './files.js';
 export { assignHostPorts } from './ports.js';
-export { startNetwork, pastaArgs, pastaPortSpec, type StartNetworkOptions, type NetworkInfo, type RunningNetwork } from './start.js';
+export {
+  startNetwork,
+  stopNetworkProcess,
+  processStartTime,
+  pastaArgs,
+  pastaPortSpec,
+  type StartNetworkOptions,
+  type NetworkInfo,
+  type NetworkProcess,
+  type RunningNetwork,
+} from './start.js';

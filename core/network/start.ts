@@ -5,12 +5,17 @@
 // slirp4netns 1.2.0 and pasta 2023-03), so stop() ends them, and if tsbox is
 // killed slirp4netns sees its --exit-fd close and pasta gets SIGKILL through
 // PR_SET_PDEATHSIG (setpriv --pdeathsig), so neither lingers.
+//
+// A detached container's network must outlive the tsbox that started it
+// (`run -d`): with `detached`, the backend gets its own session and neither
+// tie, logs to a file, and a later tsbox ends it with stopNetworkProcess(),
+// which checks the pid's start time first so a reused pid is left alone.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TsboxError } from '../errors.js';
 import { runtimeDir } from '../paths.js';
@@ -36,12 +41,20 @@ export interface StartNetworkOptions {
   timeoutMs?: number;
   /** `$PATH` to find the backend on (tests) */
   path?: string;
+  /**
+   * Outlive this process: the backend runs in its own session, unref'd, with
+   * no --exit-fd or pdeathsig, its output appended to `logFile`; end it with
+   * stopNetworkProcess(info).
+   */
+  detached?: { logFile: string };
 }
 
 export interface NetworkInfo {
   backend: Backend;
   /** the backend's pid */
   pid: number;
+  /** its start time (field 22 of /proc/PID/stat): a later process can tell the pid was not reused */
+  start: number;
   /** the interface inside the container */
   interface: string;
   /** the container's address; for pasta the host's own, which pasta copies */
@@ -53,6 +66,8 @@ export interface NetworkInfo {
   ports: PortMapping[];
   /** slirp4netns's API socket */
   apiSocket?: string;
+  /** pasta's pid file */
+  pidFile?: string;
 }
 
 export interface RunningNetwork {
@@ -65,6 +80,7 @@ const DEFAULT_MTU = 65520;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 2_000;
 const OUTPUT_TAIL = 4096;
+const POLL_MS = 10;
 
 function networkDir(): string {
   const dir = join(runtimeDir(), 'tsbox', 'network');
@@ -72,19 +88,75 @@ function networkDir(): string {
   return dir;
 }
 
-/** The last bytes a backend wrote, for its error message (pasta's syslog complaints left out). */
-class OutputTail {
+/**
+ * The last two meaningful lines of a backend's output: pasta's syslog
+ * complaints and warnings left out, and a usage text printed after the error
+ * (slirp4netns's stdout reaches a file or pipe only when it exits) cut off.
+ */
+function lastLines(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('Failed to send') && !l.startsWith('WARNING:') && !l.startsWith('*'));
+  const usage = lines.findIndex((l) => l.startsWith('Usage:'));
+  const meaningful = usage > 0 ? lines.slice(0, usage) : lines;
+  return meaningful.slice(-2).join('; ');
+}
+
+/** What a backend wrote, for its error message. */
+interface OutputTail {
+  lastLine(): string;
+}
+
+/** The last bytes a backend wrote to our pipes. */
+class PipeTail implements OutputTail {
   private text = '';
   add(chunk: Buffer): void {
     this.text = (this.text + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
   }
   lastLine(): string {
-    const lines = this.text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('Failed to send') && !l.startsWith('WARNING:') && !l.startsWith('*'));
-    return lines.slice(-2).join('; ');
+    return lastLines(this.text);
   }
+}
+
+/** The last bytes of a detached backend's log file, read when needed. */
+class FileTail implements OutputTail {
+  constructor(private readonly fd: number) {}
+  lastLine(): string {
+    try {
+      const size = fstatSync(this.fd).size;
+      const length = Math.min(size, OUTPUT_TAIL);
+      const buf = Buffer.alloc(length);
+      const n = readSync(this.fd, buf, 0, length, size - length);
+      return lastLines(buf.subarray(0, n).toString('utf8'));
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** A detached backend's log, opened for appending; the fd is also read for error messages. */
+function openLog(logFile: string): number {
+  mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+  return openSync(logFile, 'a+', 0o600);
+}
+
+/**
+ * Field 22 of /proc/PID/stat (start time in clock ticks since boot), or
+ * undefined when there is no such process or it is a zombie (already dead).
+ */
+export function processStartTime(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // the command name (field 2) may hold spaces and parentheses: count from the last ')'
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  const start = Number(fields[19]);
+  return Number.isFinite(start) ? start : undefined;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -204,6 +276,7 @@ async function publishOnSlirp4netns(socketPath: string, ports: PortMapping[], ti
 
 async function startSlirp4netns(options: StartNetworkOptions, path: string, ports: PortMapping[]): Promise<RunningNetwork> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const detached = options.detached !== undefined;
   const apiSocket = join(networkDir(), `slirp4netns-${options.pid}-${randomBytes(4).toString('hex')}.sock`);
   const args = [
     '--configure',
@@ -215,7 +288,7 @@ async function startSlirp4netns(options: StartNetworkOptions, path: string, port
     // namespace (podman runs it inside its own); run by the user on the host it fails
     ...(slirp4netnsFeatures(path).seccomp ? ['--enable-seccomp'] : []),
     '--ready-fd=3',
-    '--exit-fd=4',
+    ...(detached ? [] : ['--exit-fd=4']),
     `--api-socket=${apiSocket}`,
     `--userns-path=/proc/${options.pid}/ns/user`,
     '--netns-type=path',
@@ -224,13 +297,23 @@ async function startSlirp4netns(options: StartNetworkOptions, path: string, port
   ];
   options.reporter?.debug(`starting ${path} ${args.join(' ')}`);
   // fd 3: slirp4netns writes "1" once tap0 is configured; fd 4: it exits when our end closes
-  const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
-  const tail = new OutputTail();
-  child.stdout!.on('data', (d: Buffer) => tail.add(d));
-  child.stderr!.on('data', (d: Buffer) => tail.add(d));
+  const logFd = detached ? openLog(options.detached!.logFile) : undefined;
+  const child =
+    logFd === undefined
+      ? spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] })
+      : spawn(path, args, { stdio: ['ignore', logFd, logFd, 'pipe'], detached: true });
+  let tail: OutputTail;
+  if (logFd === undefined) {
+    const pipeTail = new PipeTail();
+    child.stdout!.on('data', (d: Buffer) => pipeTail.add(d));
+    child.stderr!.on('data', (d: Buffer) => pipeTail.add(d));
+    tail = pipeTail;
+  } else {
+    tail = new FileTail(logFd);
+  }
   const readyPipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-  const exitPipe = child.stdio[4] as NodeJS.WritableStream & { destroy(): void; on(e: 'error', f: () => void): void };
-  exitPipe.on('error', () => {});
+  const exitPipe = child.stdio[4] as (NodeJS.WritableStream & { destroy(): void; on(e: 'error', f: () => void): void }) | null;
+  exitPipe?.on('error', () => {});
   const ready = new Promise<void>((resolve) => readyPipe.once('data', () => resolve()));
 
   let stopped = false;
@@ -238,8 +321,9 @@ async function startSlirp4netns(options: StartNetworkOptions, path: string, port
     if (stopped) return;
     stopped = true;
     readyPipe.destroy();
-    exitPipe.destroy();
-    await terminate(child, undefined);
+    exitPipe?.destroy();
+    // a detached slirp4netns has no exit fd to see closing: it needs a signal
+    await terminate(child, detached ? 'SIGTERM' : undefined);
     rmSync(apiSocket, { force: true });
   };
   try {
@@ -249,19 +333,39 @@ async function startSlirp4netns(options: StartNetworkOptions, path: string, port
   } catch (err) {
     await stop();
     throw err;
+  } finally {
+    if (logFd !== undefined) closeSync(logFd);
   }
+  const info: NetworkInfo = {
+    backend: 'slirp4netns',
+    pid: child.pid!,
+    start: processStartTime(child.pid!) ?? 0,
+    interface: 'tap0',
+    containerIp: SLIRP4NETNS_CONTAINER_IP,
+    gateway: SLIRP4NETNS_GATEWAY,
+    dns: SLIRP4NETNS_DNS,
+    ports,
+    apiSocket,
+  };
+  return detach(options, child, info, stop);
+}
+
+/**
+ * The RunningNetwork for a started backend. Detached, this process stops
+ * waiting for it (unref) and stop() goes through stopNetworkProcess, as a
+ * later tsbox would.
+ */
+function detach(options: StartNetworkOptions, child: ChildProcess, info: NetworkInfo, stop: () => Promise<void>): RunningNetwork {
+  if (!options.detached) return { info, stop };
+  child.unref();
+  let stopped = false;
   return {
-    info: {
-      backend: 'slirp4netns',
-      pid: child.pid!,
-      interface: 'tap0',
-      containerIp: SLIRP4NETNS_CONTAINER_IP,
-      gateway: SLIRP4NETNS_GATEWAY,
-      dns: SLIRP4NETNS_DNS,
-      ports,
-      apiSocket,
+    info,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await stopNetworkProcess(info);
     },
-    stop,
   };
 }
 
@@ -325,15 +429,25 @@ async function startPasta(options: StartNetworkOptions, path: string, ports: Por
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const pidFile = join(networkDir(), `pasta-${options.pid}-${randomBytes(4).toString('hex')}.pid`);
   const args = pastaArgs({ pid: options.pid, ports, mtu: options.mtu, pidFile, extraArgs: options.extraArgs });
-  // pasta has no --exit-fd: setpriv makes the kernel kill it when tsbox dies
-  const setpriv = findProgram('setpriv', options.path);
-  const [program, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', path, ...args]] : [path, args];
-  if (!setpriv) options.reporter?.warn('setpriv not found: pasta may outlive tsbox if tsbox is killed');
-  options.reporter?.debug(`starting ${program} ${argv.join(' ')}`);
-  const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = new OutputTail();
-  child.stdout!.on('data', (d: Buffer) => tail.add(d));
-  child.stderr!.on('data', (d: Buffer) => tail.add(d));
+  const logFd = options.detached ? openLog(options.detached.logFile) : undefined;
+  let child: ChildProcess;
+  let tail: OutputTail;
+  if (logFd === undefined) {
+    // pasta has no --exit-fd: setpriv makes the kernel kill it when tsbox dies
+    const setpriv = findProgram('setpriv', options.path);
+    const [program, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', path, ...args]] : [path, args];
+    if (!setpriv) options.reporter?.warn('setpriv not found: pasta may outlive tsbox if tsbox is killed');
+    options.reporter?.debug(`starting ${program} ${argv.join(' ')}`);
+    child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pipeTail = new PipeTail();
+    child.stdout!.on('data', (d: Buffer) => pipeTail.add(d));
+    child.stderr!.on('data', (d: Buffer) => pipeTail.add(d));
+    tail = pipeTail;
+  } else {
+    options.reporter?.debug(`starting ${path} ${args.join(' ')}`);
+    child = spawn(path, args, { stdio: ['ignore', logFd, logFd], detached: true });
+    tail = new FileTail(logFd);
+  }
 
   let stopped = false;
   const stop = async () => {
@@ -361,20 +475,21 @@ async function startPasta(options: StartNetworkOptions, path: string, ports: Por
     throw err;
   } finally {
     polling = false;
+    if (logFd !== undefined) closeSync(logFd);
   }
   const route = defaultRoute();
-  return {
-    info: {
-      backend: 'pasta',
-      pid: child.pid!,
-      interface: route.device ?? 'eth0',
-      ...(route.address ? { containerIp: route.address } : {}),
-      ...(route.gateway ? { gateway: route.gateway } : {}),
-      dns: PASTA_DNS_FORWARDER,
-      ports,
-    },
-    stop,
+  const info: NetworkInfo = {
+    backend: 'pasta',
+    pid: child.pid!,
+    start: processStartTime(child.pid!) ?? 0,
+    interface: route.device ?? 'eth0',
+    ...(route.address ? { containerIp: route.address } : {}),
+    ...(route.gateway ? { gateway: route.gateway } : {}),
+    dns: PASTA_DNS_FORWARDER,
+    ports,
+    pidFile,
   };
+  return detach(options, child, info, stop);
 }
 
 /** Starts the backend on the netns of `pid`, publishes `ports`, resolves once the container can use the network. */
@@ -384,4 +499,53 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
   const reporter = options.reporter ?? silentReporter;
   const withReporter = { ...options, reporter };
   return options.backend === 'pasta' ? startPasta(withReporter, path, ports) : startSlirp4netns(withReporter, path, ports);
+}
+
+export interface NetworkProcess {
+  pid: number;
+  /** field 22 of /proc/PID/stat when the backend started */
+  start: number;
+  /** pasta's pid file, removed */
+  pidFile?: string;
+  /** slirp4netns's API socket, removed */
+  apiSocket?: string;
+}
+
+async function gone(pid: number, start: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (processStartTime(pid) !== start) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/**
+ * Ends a (detached) backend started by any tsbox process: SIGTERM, SIGKILL
+ * after `graceMs`, only while /proc/PID/stat still shows `start` (a reused pid
+ * is another process and is not signalled). Its pid file or API socket is
+ * removed either way: they belong to this backend, which is gone.
+ * Resolves true when it ended the backend, false when it was already gone.
+ */
+export async function stopNetworkProcess(net: NetworkProcess, options: { graceMs?: number } = {}): Promise<boolean> {
+  let ended = false;
+  const signal = (name: NodeJS.Signals) => {
+    // re-checked right before each signal: the window for a reused pid is as small as we can make it
+    if (processStartTime(net.pid) !== net.start) return false;
+    try {
+      process.kill(net.pid, name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (net.pid > 0 && signal('SIGTERM')) {
+    ended = true;
+    if (!(await gone(net.pid, net.start, options.graceMs ?? STOP_GRACE_MS)) && signal('SIGKILL')) {
+      await gone(net.pid, net.start, STOP_GRACE_MS);
+    }
+  }
+  if (net.pidFile) rmSync(net.pidFile, { force: true });
+  if (net.apiSocket) rmSync(net.apiSocket, { force: true });
+  return ended;
 }
