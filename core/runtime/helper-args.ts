@@ -22,6 +22,20 @@ export interface HelperPaths {
   mapping: UserMapping;
   tools: MappingTools | undefined;
   own?: { uid: number; gid: number };
+  /** where the helper writes the exit record (both modes) */
+  exitFile?: string;
+  /** the helper stays behind as the container's monitor (detached containers) */
+  monitor?: MonitorOptions;
+}
+
+/** What makes the helper a monitor (docs/internals.md, "The monitor"). */
+export interface MonitorOptions {
+  logFile: string;
+  attachSocket: string;
+  /** -i: the container's stdin is a pipe fed by attach clients */
+  stdinPipe: boolean;
+  /** run once the container has exited: program, then its arguments */
+  exitCommand?: string[];
 }
 
 /** The hex directory of a chain id under layers/: `<hex>/diff`. */
@@ -93,6 +107,16 @@ export function helperArgs(spec: ContainerSpec, paths: HelperPaths): string[] {
   args.push('--status-fd', String(paths.statusFd));
   if (paths.syncFd !== undefined) args.push('--sync-fd', String(paths.syncFd));
   for (const dir of paths.removeAfterExit ?? []) args.push('--remove-after-exit', dir);
+  if (paths.exitFile) args.push('--exit-file', paths.exitFile);
+  const m = paths.monitor;
+  if (m) {
+    args.push('--detach', '--log-file', m.logFile, '--attach-socket', m.attachSocket);
+    if (m.stdinPipe) args.push('--stdin-pipe');
+    if (m.exitCommand?.length) {
+      args.push('--exit-command', m.exitCommand[0]!);
+      for (const arg of m.exitCommand.slice(1)) args.push('--exit-arg', arg);
+    }
+  }
 
   args.push('--', ...p.args);
   return args;

@@ -6,7 +6,7 @@ import { networkInterfaces } from 'node:os';
 import type { Reporter } from '../progress.js';
 import type { NetworkMode as NetworkFlag } from '../network/mode.js';
 import type { ContainerSpec, NetworkMode } from './spec.js';
-import type { RunningNetwork } from './run.js';
+import type { RunningNetwork } from '../network/start.js';
 
 /** What `--network` asked for, resolved to what runs: none, host, or a backend. */
 export async function resolveNetworkMode(flag: NetworkFlag): Promise<NetworkMode> {

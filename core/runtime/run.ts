@@ -47,11 +47,14 @@ export interface RunContainerOptions {
   reporter?: Reporter;
   /** called with the container's host pid once it exists */
   onPid?: (pid: number) => void;
+  /** called once the command has been exec'd: the container's pid and the helper's */
+  onStarted?: (pid: number, helperPid: number) => void;
 }
 
 /** One status line of the helper (docs/internals.md). */
 export type HelperEvent =
   | { event: 'pid'; pid: number }
+  | { event: 'started' }
   | { event: 'error'; stage: string; errno?: string; message: string }
   | { event: 'exit'; code?: number; signal?: number };
 
@@ -95,6 +98,8 @@ function helperNotRunnable(path: string, err: unknown): TsboxError {
  * (128+N for signal N; 125 when the helper failed, 126/127 when the command
  * cannot run / is not found).
  */
+export { readEvents, helperNotRunnable, exitCodeOf };
+
 export async function runContainer(spec: ContainerSpec, options: RunContainerOptions): Promise<number> {
   const reporter = options.reporter ?? silentReporter;
   const { paths } = options;
@@ -148,8 +153,12 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
       syncPipe.destroy(); // EOF: the helper aborts before exec
     }
   };
+  let containerPid = 0;
   readEvents(pipes[STATUS_FD] as Readable, (event) => {
-    if (event.event === 'pid') void onPid(event.pid);
+    if (event.event === 'pid') {
+      containerPid = event.pid;
+      void onPid(event.pid);
+    } else if (event.event === 'started' && containerPid > 0 && child.pid) options.onStarted?.(containerPid, child.pid);
     else if (event.event === 'error') reporter.debug(`helper: ${event.stage}: ${event.message}`);
   }, reporter);
 

@@ -4,6 +4,7 @@
 // (entrypoint/cmd, env precedence, defaults) is unit-tested as a table.
 import { TsboxError } from '../errors.js';
 import type { ImageConfig } from '../pull/config.js';
+import type { NetworkMode as NetworkFlag } from '../network/mode.js';
 
 /** A mount as the OCI runtime spec writes it. */
 export interface Mount {
@@ -67,8 +68,30 @@ export interface ContainerRecord {
   /** the name the user gave (full, normalised) */
   ImageName: string;
   Created: string;
+  /** legacy: the state lives in state.json (core/container/state.ts) */
   State: 'created' | 'running' | 'exited';
   Spec: ContainerSpec;
+  /** how the container is started, stopped and cleaned up (absent in records made before it existed) */
+  Run?: ContainerRunConfig;
+}
+
+export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+/** What start, stop, cleanup and restart need beyond the spec. */
+export interface ContainerRunConfig {
+  /** --rm: removed once it exits */
+  Remove: boolean;
+  /** -i: stdin kept open (through the monitor when detached) */
+  Interactive: boolean;
+  RestartPolicy: { Name: RestartPolicyName; MaximumRetryCount: number };
+  /** the image's StopSignal, else SIGTERM */
+  StopSignal: string;
+  /** seconds stop waits before SIGKILL */
+  StopTimeout: number;
+  /** --network as given, to start the same backend again */
+  NetworkFlag: NetworkFlag;
+  /** anonymous volumes made for this container (removed with it by --rm and rm -v) */
+  AnonymousVolumes: string[];
 }
 
 /** What `tsbox run` asks for beyond the image. */

@@ -18,7 +18,9 @@ import { networkFiles, resolveNetworkMode, startContainerNetwork } from './netwo
 import type { NetworkMode as NetworkFlag } from '../network/mode.js';
 import type { MountEntry } from '../volume/mount-flags.js';
 import { runContainer } from './run.js';
-import { buildSpec, type ContainerRecord, type ContainerSpec, type Mount, type SpecOptions } from './spec.js';
+import { buildSpec, type ContainerRecord, type ContainerRunConfig, type ContainerSpec, type Mount, type SpecOptions } from './spec.js';
+import { currentBootId, initialState, processStartTime, updateState, writeState } from '../container/state.js';
+import type { NetworkInfo as RunningNetworkInfo } from '../network/start.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
@@ -34,6 +36,11 @@ export interface RunRequest extends Omit<SpecOptions, 'id' | 'layers' | 'ownIds'
   addHosts?: string[];
   name?: string;
   remove?: boolean;
+  /** -d: started in the background under a monitor */
+  detach?: boolean;
+  restart?: ContainerRunConfig['RestartPolicy'];
+  stopSignal?: string;
+  stopTimeout?: number;
   /** -i: keep stdin attached */
   interactive?: boolean;
   pull?: PullPolicy;
@@ -104,11 +111,33 @@ function etcMounts(paths: ContainerPaths, user: Mount[]): Mount[] {
   return out;
 }
 
-/** Runs a container from `request.image`; resolves to its exit status. */
-export async function runImage(request: RunRequest, hooks: RunHooks): Promise<number> {
+/** A container made by createContainer, with what running it needs. */
+export interface CreatedContainer {
+  record: ContainerRecord;
+  paths: ContainerPaths;
+  containers: ContainerStore;
+  store: ImageStore;
+  mapping: UserMapping;
+  anonymousVolumes: string[];
+  /** ends this process's hold on the image's layers */
+  release(): Promise<void>;
+}
+
+/** The mapping a container runs with: the store's, or keep-id's. */
+export function containerMapping(spec: ContainerSpec, reporter: Reporter): UserMapping {
+  const baseMapping = currentMapping();
+  if (baseMapping.warning) reporter.warn(baseMapping.warning);
+  const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  return spec.userns === 'keep-id' ? keepIdMapping(baseMapping, own) : baseMapping;
+}
+
+/**
+ * Finds (or has pulled) the image, builds the spec and creates the
+ * container: its record, userdata files and a `created` state. The image's
+ * layers stay held until `release()`.
+ */
+export async function createContainer(request: RunRequest, hooks: RunHooks, mark: (what: string) => void = () => {}): Promise<CreatedContainer> {
   const reporter = hooks.reporter ?? silentReporter;
-  const started = performance.now();
-  const mark = (what: string) => reporter.debug(`run: ${what} at ${(performance.now() - started).toFixed(1)} ms`);
   const baseMapping = currentMapping();
   if (baseMapping.warning) reporter.warn(baseMapping.warning);
   const storeMapping = { uids: baseMapping.uids, gids: baseMapping.gids };
@@ -148,18 +177,26 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     Created: new Date().toISOString(),
     State: 'created',
     Spec: spec,
+    Run: {
+      Remove: request.remove ?? false,
+      Interactive: request.interactive ?? false,
+      RestartPolicy: request.restart ?? { Name: 'no', MaximumRetryCount: 0 },
+      StopSignal: request.stopSignal ?? config.config?.StopSignal ?? 'SIGTERM',
+      StopTimeout: request.stopTimeout ?? 10,
+      NetworkFlag: networkFlag,
+      AnonymousVolumes: anonymousVolumes,
+    },
   };
   // /etc/hosts, resolv.conf and hostname are bound from userdata/, known from the id alone: the
   // stored spec already has them
   const paths = containers.paths(id);
   spec.mounts.push(...etcMounts(paths, spec.mounts));
-  const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
   // layers stay while this process (and so the container) lives, whatever rmi does meanwhile;
   // taken alongside the container's creation, not before it (each costs an fsync or two)
   const holding = image ? store.holdLayers(image.layers) : Promise.resolve(async () => {});
-  let created: { record: ContainerRecord; paths: ContainerPaths } | undefined;
+  const durable = !(request.remove && !request.detach);
   try {
-    created = await containers.create(record, { durable: !request.remove });
+    const created = await containers.create(record, { durable });
     mark(`container ${id.slice(0, 12)} created`);
     const files = await networkFiles(spec, created.record.Name, networkFlag);
     mark('network files made');
@@ -168,10 +205,32 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       writeFile(`${paths.userdata}/resolv.conf`, files.resolvConf),
       writeFile(`${paths.userdata}/hostname`, files.hostname),
       writeFile(`${paths.userdata}/containerenv`, containerEnv(created.record, request.privileged ?? false)),
+      writeState(containers, id, initialState(), { durable }),
     ]);
-    await holding;
+    const release = await holding;
+    return { record: created.record, paths, containers, store, mapping, anonymousVolumes, release };
+  } catch (err) {
+    await (await holding)();
+    throw err;
+  }
+}
+
+/** Runs a container from `request.image` in the foreground; resolves to its exit status. */
+export async function runImage(request: RunRequest, hooks: RunHooks): Promise<number> {
+  const reporter = hooks.reporter ?? silentReporter;
+  const started = performance.now();
+  const mark = (what: string) => reporter.debug(`run: ${what} at ${(performance.now() - started).toFixed(1)} ms`);
+  const created = await createContainer(request, hooks, mark);
+  const { record, paths, containers, store, mapping } = created;
+  const spec = record.Spec;
+  const networkFlag = record.Run!.NetworkFlag;
+  const durable = !request.remove;
+  try {
+    const seccomp = hooks.seccomp ? await hooks.seccomp(spec) : undefined;
     mark('helper starting');
     const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
+    let network: RunningNetworkInfo | undefined;
+    let recordedRunning: Promise<unknown> = Promise.resolve();
     const code = await runContainer(spec, {
       paths,
       layersDir: store.layout.layersDir,
@@ -181,17 +240,48 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       // with -t the helper needs the terminal on its stdin to put it in raw mode
       interactive: (request.interactive ?? false) || (request.tty ?? false),
       ...(seccomp ? { seccomp } : {}),
-      ...(userMode ? { startNetwork: (pid: number) => startContainerNetwork(spec, networkFlag, pid, reporter) } : {}),
+      ...(userMode
+        ? {
+            startNetwork: async (pid: number) => {
+              const running = await startContainerNetwork(spec, networkFlag, pid, reporter);
+              network = running.info;
+              return running;
+            },
+          }
+        : {}),
       reporter,
-      onPid: () => mark('container pid'),
+      onStarted: (pid: number, helperPid: number) => {
+        mark('container started');
+        // ps, exec and stop see a foreground container too
+        recordedRunning = writeState(containers, record.Id, {
+          ...initialState(),
+          Status: 'running',
+          Pid: pid,
+          MonitorPid: helperPid,
+          MonitorStart: processStartTime(helperPid) ?? '',
+          BootId: currentBootId(),
+          StartedAt: new Date().toISOString(),
+          ...(network ? { Network: { backend: network.backend, pid: network.pid, start: processStartTime(network.pid) ?? '', ports: network.ports } } : {}),
+        }, { durable }).catch(() => {});
+      },
     });
     mark(`container exited (${code})`);
-    if (!request.remove) await containers.setState(created.record, 'exited');
+    await recordedRunning;
+    if (!request.remove) {
+      await updateState(containers, record.Id, (state) => ({
+        ...state,
+        Status: 'exited',
+        Pid: 0,
+        ExitCode: code,
+        FinishedAt: new Date().toISOString(),
+        Network: undefined,
+      }));
+    }
     return code;
   } finally {
-    if (created && request.remove) await removeAfterRun(containers, created.record, created.paths, reporter);
-    if (request.remove) await removeAnonymousVolumes(anonymousVolumes, store.root, (m) => reporter.warn(m));
-    await (await holding)();
+    if (request.remove) await removeAfterRun(containers, record, paths, reporter);
+    if (request.remove) await removeAnonymousVolumes(created.anonymousVolumes, store.root, (m) => reporter.warn(m));
+    await created.release();
   }
 }
 
@@ -216,7 +306,7 @@ async function removeTree(dir: string): Promise<void> {
  * (--remove-after-exit); release the name, and finish what it left when it
  * failed before that.
  */
-async function removeAfterRun(containers: ContainerStore, record: ContainerRecord, paths: ContainerPaths, reporter: Reporter): Promise<void> {
+export async function removeAfterRun(containers: ContainerStore, record: ContainerRecord, paths: ContainerPaths, reporter: Reporter): Promise<void> {
   try {
     await containers.remove(record.Id, removeTree);
   } catch (err) {
