@@ -14,5 +14,14 @@ import { VolumeLsCommand } from './volume-ls.js';
 import { VolumeInspectCommand } from './volume-inspect.js';
 import { VolumeRmCommand } from './volume-rm.js';
 import { VolumePruneCommand } from './volume-prune.js';
+import { StopCommand } from './stop.js';
+import { KillCommand } from './kill.js';
+import { WaitCommand } from './wait.js';
+import { RmCommand } from './rm.js';
+import { PauseCommand } from './pause.js';
+import { UnpauseCommand } from './unpause.js';
 
 export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand];
+
+// the commands that end containers
+commands.push(StopCommand, KillCommand, WaitCommand, RmCommand, PauseCommand, UnpauseCommand);
