@@ -1,6 +1,7 @@
 /* tsbox-helper: what Node cannot do itself (it is multi-threaded) — create
  * user namespaces, write id maps, make device nodes — in one small,
  * single-threaded program driven by argv. One mode per invocation. */
+#include "exec.h"
 #include "fsops.h"
 #include "run.h"
 #include "userns.h"
@@ -22,6 +23,8 @@ static const char usage_text[] =
     "                    whiteout PATH | opaque PATH | xattr PATH NAME HEXVALUE | fifo PATH MODE\n"
     "  run [OPTION]... -- CMD [ARG]...\n"
     "                    run CMD in a container (docs/internals.md, \"Running containers\")\n"
+    "  exec --target PID [OPTION]... -- CMD [ARG]...\n"
+    "                    run CMD in the running container of PID (docs/internals.md, \"The helper's exec mode\")\n"
     "  --version         print the version\n";
 
 struct mode {
@@ -33,6 +36,7 @@ static const struct mode modes[] = {
     {"userns", userns_main},
     {"fsops", fsops_main},
     {"run", run_main},
+    {"exec", exec_main},
 };
 
 int main(int argc, char **argv) {
