@@ -389,6 +389,8 @@ void exec_main(int argc, char **argv) {
     failure = r.exit_code;
   }
   close_fd(&ch.report[0]);
+  /* EOF without an error: the command has been exec'd (as run's event) */
+  if (failure == 0) status_started(status_fd);
   if (master >= 0 && failure == 0) {
     pty_copy_size(master);
     pty_make_raw();

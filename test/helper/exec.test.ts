@@ -137,11 +137,11 @@ testIf(noRun, 'joins the container: its namespaces, root, mounts, hostname; slee
   assert.equal(lines.slice(3, 3 + names.length), names.map((n) => `same-${n}`));
   // the container's root, not the host's
   assert.equal(lines.slice(3 + names.length).filter(Boolean).sort(), ['bin', 'dev', 'etc', 'home', 'proc', 'scratch', 'sys', 'tmp']);
-  // the pid event names the command's host pid; the exit event its status
-  assert.is(r.status.length, 2);
+  // the pid event names the command's host pid, started follows its exec, exit its status
+  assert.is(r.status.length, 3);
   assert.is(r.status[0]!.event, 'pid');
   assert.ok(typeof r.status[0]!.pid === 'number' && r.status[0]!.pid !== target);
-  assert.equal(r.status[1], { event: 'exit', code: 0 });
+  assert.equal(r.status.slice(1), [{ event: 'started' }, { event: 'exit', code: 0 }]);
 });
 
 testIf(noRun, 'root in the container by default, with every capability', async () => {
@@ -185,6 +185,7 @@ testIf(noRun, 'exit statuses: the command\'s, 127 not found, 126 not executable,
   const notFound = await exec([], ['no-such-command']);
   assert.is(notFound.code, 127);
   assert.match(notFound.stderr, /^tsbox-helper: no-such-command: command not found/);
+  assert.equal(notFound.status.slice(1).map((e) => e.event), ['error', 'exit'], 'no started event when exec failed');
   const notExec = await exec([], ['/etc/passwd']);
   assert.is(notExec.code, 126);
   assert.match(notExec.stderr, /cannot run \/etc\/passwd: Permission denied/);
