@@ -8,6 +8,7 @@ import { ImageInspectCommand } from './image-inspect.js';
 import { TagCommand } from './tag.js';
 import { RmiCommand } from './rmi.js';
 import { RunCommand } from './run.js';
+import { LogsCommand } from './logs.js';
 import { UnshareCommand } from './unshare.js';
 import { VolumeCreateCommand } from './volume-create.js';
 import { VolumeLsCommand } from './volume-ls.js';
@@ -21,7 +22,7 @@ import { RmCommand } from './rm.js';
 import { PauseCommand } from './pause.js';
 import { UnpauseCommand } from './unpause.js';
 
-export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand];
+export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand, LogsCommand];
 
 // the commands that end containers
 commands.push(StopCommand, KillCommand, WaitCommand, RmCommand, PauseCommand, UnpauseCommand);
