@@ -21,8 +21,12 @@ import { WaitCommand } from './wait.js';
 import { RmCommand } from './rm.js';
 import { PauseCommand } from './pause.js';
 import { UnpauseCommand } from './unpause.js';
+import { InfoCommand } from './info.js';
 
 export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand, LogsCommand];
 
 // the commands that end containers
 commands.push(StopCommand, KillCommand, WaitCommand, RmCommand, PauseCommand, UnpauseCommand);
+
+// system
+commands.push(InfoCommand);
