@@ -23,6 +23,9 @@ static const char usage_text[] =
     "                    whiteout PATH | opaque PATH | xattr PATH NAME HEXVALUE | fifo PATH MODE\n"
     "  run [OPTION]... -- CMD [ARG]...\n"
     "                    run CMD in a container (docs/internals.md, \"Running containers\")\n"
+    "                    as its monitor with --log-file PATH, --attach-socket PATH, --stdin-pipe,\n"
+    "                    --exit-file PATH, --exit-command PATH [--exit-arg ARG]..., --detach\n"
+    "                    (docs/internals.md, \"The monitor\")\n"
     "  exec --target PID [OPTION]... -- CMD [ARG]...\n"
     "                    run CMD in the running container of PID (docs/internals.md, \"The helper's exec mode\")\n"
     "  --version         print the version\n";

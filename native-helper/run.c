@@ -17,6 +17,7 @@
 
 #include "caps.h"
 #include "init.h"
+#include "monitor.h"
 #include "mount.h"
 #include "passwd.h"
 #include "pty.h"
@@ -52,6 +53,7 @@ struct run_channels {
   int go[2];      /* P -> G: start the command */
   int result[2];  /* C -> P: G's wait status */
   int tty[2];     /* G -> P: the pty master (socketpair) */
+  struct monitor monitor; /* the container's streams when P captures them */
   struct seccomp_program seccomp;
   sigset_t waited, original_mask;
 };
@@ -150,6 +152,13 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool allo
     else if (IS("--status-fd", 1)) o->status_fd = parse_fd(a, argv[++i]);
     else if (IS("--sync-fd", 1)) o->sync_fd = parse_fd(a, argv[++i]);
     else if (IS("--remove-after-exit", 1)) o->remove_after_exit = push(o->remove_after_exit, &o->remove_len, argv[++i]);
+    else if (IS("--log-file", 1)) o->monitor.log_file = argv[++i];
+    else if (IS("--stdin-pipe", 0)) o->monitor.stdin_pipe = true;
+    else if (IS("--attach-socket", 1)) o->monitor.attach_socket = argv[++i];
+    else if (IS("--exit-file", 1)) o->monitor.exit_file = argv[++i];
+    else if (IS("--exit-command", 1)) o->monitor.exit_command = argv[++i];
+    else if (IS("--exit-arg", 1)) o->monitor.exit_args = push(o->monitor.exit_args, &o->monitor.exit_args_len, argv[++i]);
+    else if (IS("--detach", 0)) o->monitor.detach = true;
     else if (a[0] == '-') die("run: unknown option %s", a);
     else return i; /* the command starts here */
 #undef IS
@@ -173,6 +182,7 @@ static void check_options(struct run_options *o) {
     /* fine: relayed all the same, e.g. under a test */
   }
   if ((o->newuidmap == NULL) != (o->newgidmap == NULL)) die("run: --newuidmap and --newgidmap go together");
+  if (o->monitor.exit_args_len > 0 && o->monitor.exit_command == NULL) die("run: --exit-arg goes with --exit-command");
   const unsigned long own[2] = {geteuid(), getegid()};
   struct ns_id_map *maps[2] = {&o->uid_map, &o->gid_map};
   for (int m = 0; m < 2; m++) {
@@ -292,6 +302,8 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 static _Noreturn void run_namespace_root(const struct run_options *o, struct run_channels *ch, pid_t parent) {
   report_fd = ch->report[1];
+  /* capturing: the container's pipes (or /dev/null) become our 0 1 2, for G to inherit */
+  monitor_enter_child(&ch->monitor);
   close_fd(&ch->report[0]);
   close_fd(&ch->maps[1]);
   close_fd(&ch->go[1]);
@@ -352,6 +364,7 @@ static _Noreturn void run_namespace_root(const struct run_options *o, struct run
 
 static int status_fd = -1;
 static pid_t namespace_root = -1;
+static struct monitor *monitor; /* for outer_fail: set once opened */
 
 /* A failure of P itself: one line on stderr, an error event, exit 125. */
 static _Noreturn void outer_fail(const char *stage, int errsv, const char *message) {
@@ -359,6 +372,7 @@ static _Noreturn void outer_fail(const char *stage, int errsv, const char *messa
   if (errsv != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", message, strerror(errsv));
   else fprintf(stderr, HELPER_NAME ": %s\n", message);
   status_error(status_fd, stage, errsv, message);
+  if (monitor != NULL) monitor_abort(monitor);
   if (namespace_root > 0) kill(namespace_root, SIGKILL);
   _exit(EXIT_HELPER);
 }
@@ -384,17 +398,23 @@ static void copy_out(int from, int to, bool *open) {
   if (write_all(to, buf, (size_t)n) < 0) *open = false;
 }
 
-/* Waits for C, forwarding signals and relaying the pty; returns C's wait status. */
+/* Waits for C, forwarding signals and relaying the pty (master: relayed
+ * to P's own stdin/stdout; -1 when there is none or the monitor captures). */
 static void supervise(const struct run_options *o, struct run_channels *ch, int master) {
   int sfd = signalfd(-1, &ch->waited, SFD_CLOEXEC);
   if (sfd < 0) outer_fail("supervise", errno, "signalfd");
   bool in_open = master >= 0, out_open = master >= 0;
+  struct monitor *m = ch->monitor.capture ? &ch->monitor : NULL;
   for (;;) {
-    struct pollfd fds[3] = {{sfd, POLLIN, 0}, {in_open ? STDIN_FILENO : -1, POLLIN, 0}, {out_open ? master : -1, POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0) {
+    struct pollfd fds[3 + MONITOR_POLLFDS] = {
+        {sfd, POLLIN, 0}, {in_open ? STDIN_FILENO : -1, POLLIN, 0}, {out_open ? master : -1, POLLIN, 0}};
+    if (m != NULL) monitor_poll(m, &fds[3]);
+    /* no timeout: an idle monitor uses no CPU */
+    if (poll(fds, m != NULL ? 3 + MONITOR_POLLFDS : 3, -1) < 0) {
       if (errno == EINTR) continue;
       outer_fail("supervise", errno, "poll");
     }
+    if (m != NULL) monitor_handle(m, &fds[3]);
     if (fds[1].revents) {
       copy_out(STDIN_FILENO, master, &in_open);
       /* stdin ended: the terminal's end-of-file to the command */
@@ -407,6 +427,8 @@ static void supervise(const struct run_options *o, struct run_channels *ch, int 
     int sig = (int)info.ssi_signo;
     if (sig == SIGWINCH && master >= 0) {
       pty_copy_size(master);
+    } else if ((sig == SIGWINCH && m != NULL && o->tty) || (sig == SIGHUP && o->monitor.detach)) {
+      /* a captured pty is sized by attach clients; a detached monitor has no terminal to hang up */
     } else if (sig != SIGCHLD) {
       kill(namespace_root, sig);
     } else {
@@ -414,13 +436,21 @@ static void supervise(const struct run_options *o, struct run_channels *ch, int 
       if (waitpid(namespace_root, &status, WNOHANG) == namespace_root) break;
     }
   }
-  /* the command's last output is still in the pty */
+  /* the command's last output is still in the pty or the pipes */
   if (master >= 0) {
     fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
     while (out_open) copy_out(master, STDOUT_FILENO, &out_open);
   }
-  (void)o;
+  if (m != NULL) monitor_drain(m);
   close(sfd);
+}
+
+/* --detach: once the container runs, P lets go of its caller's terminal or pipes. */
+static void release_stdio(void) {
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;
+  for (int fd = 0; fd < 3; fd++) dup2(null, fd);
+  close(null);
 }
 
 void run_main(int argc, char **argv) {
@@ -455,6 +485,10 @@ void run_main(int argc, char **argv) {
       pipe2(ch.result, O_CLOEXEC) < 0)
     outer_fail("setup", errno, "pipes");
   if (o.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch.tty) < 0) outer_fail("setup", errno, "socketpair");
+  /* the log, the output pipes and the attach socket: there before the pid event */
+  const char *problem = monitor_open(&ch.monitor, &o.monitor, o.tty);
+  monitor = &ch.monitor;
+  if (problem != NULL) outer_fail("monitor", errno, problem);
 
   pid_t parent = getpid();
   namespace_root = fork();
@@ -465,6 +499,7 @@ void run_main(int argc, char **argv) {
   close_fd(&ch.go[0]);
   close_fd(&ch.result[1]);
   close_fd(&ch.tty[1]);
+  monitor_after_fork(&ch.monitor);
 
   struct report r;
   pid_t container = -1;
@@ -484,8 +519,14 @@ void run_main(int argc, char **argv) {
       if (o.tty) {
         master = pty_receive_master(ch.tty[0]);
         if (master < 0) outer_fail("tty", errno, "receive the pty master");
-        pty_copy_size(master);
-        pty_make_raw();
+        if (ch.monitor.capture) {
+          /* the monitor holds the pty; P's own terminal is left alone */
+          monitor_set_master(&ch.monitor, master);
+          master = -1;
+        } else {
+          pty_copy_size(master);
+          pty_make_raw();
+        }
       }
       if (o.sync_fd >= 0) {
         char byte = 0;
@@ -507,13 +548,17 @@ void run_main(int argc, char **argv) {
   close_fd(&ch.go[1]);
   close_fd(&ch.tty[0]);
   if (failure == 0 && container > 0 && ready) status_started(status_fd);
+  if (o.monitor.detach) release_stdio();
 
   supervise(&o, &ch, master);
   pty_restore();
-  int status = 0;
-  if (TEMP_FAILURE_RETRY(read(ch.result[0], &status, sizeof status)) != sizeof status)
-    _exit(failure ? failure : EXIT_HELPER); /* C failed and said why */
-  if (failure != EXIT_HELPER) status_exit(status_fd, status);
-  if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_HELPER);
+  int status = 0, code;
+  if (TEMP_FAILURE_RETRY(read(ch.result[0], &status, sizeof status)) != sizeof status) {
+    code = failure ? failure : EXIT_HELPER; /* C failed and said why */
+  } else {
+    if (failure != EXIT_HELPER) status_exit(status_fd, status);
+    code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_HELPER;
+  }
+  monitor_finish(&ch.monitor, code, &ch.original_mask);
+  _exit(code);
 }

@@ -4,6 +4,7 @@
 #ifndef TSBOX_RUN_H
 #define TSBOX_RUN_H
 
+#include "monitor.h"
 #include "ns.h"
 
 #include <stdbool.h>
@@ -58,6 +59,7 @@ struct run_options {
   int sync_fd;
   const char **remove_after_exit;
   size_t remove_len;
+  struct monitor_options monitor; /* --log-file, --attach-socket, --exit-file... (monitor.h) */
   char **command;
 };
 
