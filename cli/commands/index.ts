@@ -8,6 +8,10 @@ import { ImageInspectCommand } from './image-inspect.js';
 import { TagCommand } from './tag.js';
 import { RmiCommand } from './rmi.js';
 import { RunCommand } from './run.js';
+import { CreateCommand } from './create.js';
+import { StartCommand } from './start.js';
+import { AttachCommand } from './attach.js';
+import { ContainerCleanupCommand } from './container-cleanup.js';
 import { LogsCommand } from './logs.js';
 import { UnshareCommand } from './unshare.js';
 import { VolumeCreateCommand } from './volume-create.js';
@@ -21,12 +25,26 @@ import { WaitCommand } from './wait.js';
 import { RmCommand } from './rm.js';
 import { PauseCommand } from './pause.js';
 import { UnpauseCommand } from './unpause.js';
+import { RestartCommand } from './restart.js';
 import { InfoCommand } from './info.js';
 
-export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand, LogsCommand];
+export const commands: CommandClass[] = [LoginCommand, LogoutCommand, PullCommand, ImagesCommand, ImageInspectCommand, TagCommand, RmiCommand, RunCommand, CreateCommand, StartCommand, AttachCommand, ContainerCleanupCommand, UnshareCommand, VolumeCreateCommand, VolumeLsCommand, VolumeInspectCommand, VolumeRmCommand, VolumePruneCommand, LogsCommand];
 
 // the commands that end containers
-commands.push(StopCommand, KillCommand, WaitCommand, RmCommand, PauseCommand, UnpauseCommand);
+commands.push(StopCommand, KillCommand, WaitCommand, RmCommand, RestartCommand, PauseCommand, UnpauseCommand);
+
+// listing and describing containers
+import { PsCommand } from './ps.js';
+import { InspectCommand } from './inspect.js';
+import { PortCommand } from './port.js';
+import { TopCommand } from './top.js';
+import { RenameCommand } from './rename.js';
+import { ContainerPruneCommand } from './container-prune.js';
+commands.push(PsCommand, InspectCommand, PortCommand, TopCommand, RenameCommand, ContainerPruneCommand);
 
 // system
 commands.push(InfoCommand);
+
+// running a command in a container
+import { ExecCommand } from './exec.js';
+commands.push(ExecCommand);

@@ -54,6 +54,8 @@ export interface RunHooks {
   pull(image: string): Promise<string>;
   /** the compiled seccomp program for the spec, when it has a profile */
   seccomp?(spec: ContainerSpec): Promise<Buffer | undefined>;
+  /** called with the new container's id once it exists (--cidfile) */
+  onCreated?(id: string): Promise<void>;
 }
 
 async function findOrPull(store: ImageStore, request: RunRequest, hooks: RunHooks): Promise<ImageRecord> {
@@ -208,6 +210,10 @@ export async function createContainer(request: RunRequest, hooks: RunHooks, mark
       writeState(containers, id, initialState(), { durable }),
     ]);
     const release = await holding;
+    if (hooks.onCreated) await hooks.onCreated(id).catch(async (err) => {
+      await release();
+      throw err;
+    });
     return { record: created.record, paths, containers, store, mapping, anonymousVolumes, release };
   } catch (err) {
     await (await holding)();
