@@ -48,7 +48,14 @@ export async function networkFiles(spec: ContainerSpec, name: string, flag: Netw
 }
 
 /** Starts slirp4netns or pasta for the container whose first process is `pid`. */
-export async function startContainerNetwork(spec: ContainerSpec, flag: NetworkFlag, pid: number, reporter: Reporter): Promise<RunningNetwork> {
+export async function startContainerNetwork(
+  spec: ContainerSpec,
+  flag: NetworkFlag,
+  pid: number,
+  reporter: Reporter,
+  /** a detached container's backend: outlives us, output to this file */
+  detached?: { logFile: string },
+): Promise<RunningNetwork> {
   const { startNetwork, parsePublishList } = await import('../network/index.js');
   const backend = spec.network.mode === 'pasta' ? 'pasta' : 'slirp4netns';
   return startNetwork({
@@ -56,6 +63,7 @@ export async function startContainerNetwork(spec: ContainerSpec, flag: NetworkFl
     backend,
     ports: parsePublishList(spec.network.ports),
     reporter,
+    ...(detached ? { detached } : {}),
     ...(flag.kind === 'slirp4netns'
       ? { allowHostLoopback: flag.allowHostLoopback, enableIpv6: flag.enableIpv6, ...(flag.mtu !== undefined ? { mtu: flag.mtu } : {}) }
       : {}),
