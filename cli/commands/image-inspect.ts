@@ -53,7 +53,7 @@ interface OciConfig {
   history?: unknown[];
 }
 
-async function inspectImage(store: import('../../core/store/index.js').ImageStore, name: string): Promise<Record<string, unknown>> {
+export async function inspectImage(store: import('../../core/store/index.js').ImageStore, name: string): Promise<Record<string, unknown>> {
   const image = await store.findImage(name);
   const config = JSON.parse((await store.readBlob(image.configDigest)).toString('utf8')) as OciConfig;
   let manifest: { mediaType?: string; annotations?: Record<string, string> } = {};

@@ -11,7 +11,9 @@ export class RmiCommand extends BaseCommand {
     details: `
       An IMAGE given by name loses that name (\`Untagged:\`) and is deleted once it has no name left (\`Deleted:\`). An image given by id is deleted; when it still has several names that takes \`--force\`. Layers no other image uses are then removed.
 
-      Exit status: 0 when all were removed, 1 when one of them did not exist, 125 for any other error.
+      An image that containers were made from is not removed (podman's rule); with \`--force\` those containers are removed first, unless one of them is running.
+
+      Exit status: 0 when all were removed, 1 when one of them did not exist, 2 when one is used by a container, 125 for any other error.
     `,
     examples: [
       ['Remove an image', '$0 rmi alpine'],
@@ -20,7 +22,9 @@ export class RmiCommand extends BaseCommand {
     ],
   });
 
-  force = Option.Boolean('-f,--force', false, { description: 'Remove an image given by id even when it has several names' });
+  force = Option.Boolean('-f,--force', false, {
+    description: 'Remove an image given by id even when it has several names, and the containers made from it',
+  });
   all = Option.Boolean('-a,--all', false, { description: 'Remove all images' });
   ignore = Option.Boolean('-i,--ignore', false, { description: 'Ignore images that do not exist' });
   images = Option.Rest({ name: 'IMAGE' });
@@ -65,6 +69,7 @@ export class RmiCommand extends BaseCommand {
             `unable to delete image ${JSON.stringify(image.id)} by ID with more than one tag (${JSON.stringify(image.names)}): please force removal`,
           );
         }
+        await this.releaseFromContainers(image.id);
         for (const name of image.names) out.write(`Untagged: ${name}\n`);
         await store.removeImage(image.id);
         out.write(`Deleted: ${image.id}\n`);
@@ -85,6 +90,34 @@ export class RmiCommand extends BaseCommand {
       throw new TsboxError(last.message, { exitCode: 1 });
     }
     throw last;
+  }
+
+  /**
+   * An image containers were made from stays (podman's error, exit 2); with
+   * --force those containers go first — unless one runs, which is refused.
+   */
+  private async releaseFromContainers(imageId: string): Promise<void> {
+    const { TsboxError } = await import('../../core/errors.js');
+    const { ContainerStore } = await import('../../core/runtime/containers.js');
+    const { containersUsingImage } = await import('../../core/container/list.js');
+    const { isActive } = await import('../../core/container/state.js');
+    const containers = new ContainerStore();
+    const users = await containersUsingImage(containers, imageId);
+    if (users.length === 0) return;
+    if (!this.force) {
+      throw new TsboxError(`image used by ${users[0]!.record.Id}: image is in use by a container: consider listing external containers and force-removing image`, {
+        exitCode: 2,
+      });
+    }
+    const running = users.find((e) => isActive(e.state));
+    if (running) {
+      throw new TsboxError(`image used by ${running.record.Id}: image is in use by a running container`, {
+        exitCode: 2,
+        hint: `stop it first: tsbox stop ${running.record.Name}`,
+      });
+    }
+    const { removeContainer } = await import('../../core/container/remove.js');
+    for (const { record } of users) await removeContainer(containers, record.Id, { warn: (m) => this.context.stderr.write(`WARN[0000] ${m}\n`) });
   }
 }
 

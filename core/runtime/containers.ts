@@ -215,6 +215,31 @@ export class ContainerStore {
   }
 
   /**
+   * Gives container `id` the name `newName`: under the containers lock, the
+   * new name is claimed, config.json rewritten with it, then the old claim
+   * released — so no moment has the container nameless or a name held twice.
+   */
+  async rename(id: string, newName: string): Promise<ContainerRecord> {
+    validateName(newName);
+    return withLock(this.lockFile, async () => {
+      const record = await this.read(id);
+      if (!record) throw new ContainerNotFoundError(`no container with name or ID "${id}" found: no such container`);
+      const holder = await this.owner(newName);
+      if (holder) {
+        throw new NameInUseError(
+          `the container name "${newName}" is already in use by ${holder}. You have to remove that container to be able to reuse that name: that name is already in use`,
+        );
+      }
+      await writeFileAtomic(join(this.namesDir, newName), `${id}\n`, 0o600);
+      const renamed = { ...record, Name: newName };
+      await writeFileAtomic(this.paths(id).config, `${JSON.stringify(renamed, null, 2)}\n`, 0o600);
+      const old = join(this.namesDir, record.Name);
+      if ((await fs.readFile(old, 'utf8').catch(() => '')).trim() === id) await fs.rm(old, { force: true });
+      return renamed;
+    });
+  }
+
+  /**
    * Removes a container: config.json first (from then on it does not exist),
    * then its name, then its directories — inside the user namespace, since
    * upper/ holds files of mapped ids. `removeTree` does that last step.
