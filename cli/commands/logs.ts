@@ -75,7 +75,7 @@ export class LogsCommand extends BaseCommand {
         }
       };
       const path = join(store.paths(id).userdata, 'ctr.log');
-      const options = { tail, since, until };
+      const options = { tail, since, until, signal: stop.signal };
       if (!this.follow) return logs.readLogs(path, options, sink);
       const isRunning = async () => {
         try {
@@ -84,7 +84,7 @@ export class LogsCommand extends BaseCommand {
           return false; // removed meanwhile: nothing more will be written
         }
       };
-      return logs.followLogs(path, { ...options, isRunning, signal: stop.signal }, sink);
+      return logs.followLogs(path, { ...options, isRunning }, sink);
     };
     try {
       // followed logs are printed as they come; others one container after the other

@@ -45,6 +45,8 @@ export interface ReadLogsOptions {
   since?: bigint;
   /** Lines before this time only, as podman's --until. */
   until?: bigint;
+  /** Ends reading (and following) early, e.g. when the reader of the output went away. */
+  signal?: AbortSignal;
 }
 
 export interface FollowLogsOptions extends ReadLogsOptions {
@@ -52,8 +54,6 @@ export interface FollowLogsOptions extends ReadLogsOptions {
   isRunning: () => Promise<boolean>;
   /** The longest wait between looks at the file when no change notification came (ms). */
   pollMs?: number;
-  /** Ends following early (the lines read so far are delivered). */
-  signal?: AbortSignal;
 }
 
 /** Receives lines in file order, a batch at a time; the next read waits for it. */
@@ -228,7 +228,7 @@ class ForwardReader {
   /** Reads to the current end of the file; resolves to the number of bytes read. */
   async readToEnd(): Promise<number> {
     let total = 0;
-    for (;;) {
+    while (!this.options.signal?.aborted) {
       const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.length, this.offset + this.carry.length);
       if (bytesRead === 0) return total;
       total += bytesRead;
@@ -247,6 +247,7 @@ class ForwardReader {
       this.carry = data.subarray(start);
       if (lines.length > 0) await this.sink(lines);
     }
+    return total;
   }
 
   /** The end of a log: delivers output that never got its newline. */
@@ -402,7 +403,7 @@ export async function followLogs(path: string, options: FollowLogsOptions, sink:
         const read = await reader.readToEnd();
         if (read > 0) continue;
         if (stopped(options)) break;
-        // asked before the last read to the end: a writer found gone then has written everything
+        // asked after a read found the end; a writer found gone by then has written all it will: one last read
         const running = await options.isRunning();
         if (!running) {
           await reader.readToEnd();
