@@ -2,7 +2,9 @@
 // monitor"): frames of 1 byte kind, 4 bytes big-endian length, payload.
 // Output frames go to our stdout/stderr, our stdin goes in as frames, and the
 // detach keys (ctrl-p ctrl-q, podman's default) leave the container running.
+import { closeSync, openSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
+import { basename, dirname } from 'node:path';
 import { TsboxError } from '../errors.js';
 
 const OUT_STDOUT = 1;
@@ -53,10 +55,29 @@ export function parseDetachKeys(spec: string): Buffer {
 
 /** Connects to a monitor's attach socket; fails when nothing listens there. */
 export function connectAttach(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
-    socket.once('connect', () => resolve(socket));
+  // sun_path holds 108 bytes: a longer path is reached through an fd of its directory, as the monitor binds it
+  let dirFd: number | undefined;
+  let address = path;
+  if (Buffer.byteLength(path) >= 108) {
+    try {
+      dirFd = openSync(dirname(path), 'r');
+      address = `/proc/self/fd/${dirFd}/${basename(path)}`;
+    } catch {
+      // no such directory: the connection below fails and says so
+    }
+  }
+  const closeDir = () => {
+    if (dirFd !== undefined) closeSync(dirFd);
+    dirFd = undefined;
+  };
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = createConnection(address);
+    socket.once('connect', () => {
+      closeDir();
+      resolve(socket);
+    });
     socket.once('error', (err) => {
+      closeDir();
       const code = (err as NodeJS.ErrnoException).code;
       reject(
         new TsboxError(
