@@ -221,7 +221,8 @@ export function parseEnvFile(text: string, callerEnv: NodeJS.ProcessEnv = {}): s
   return out;
 }
 
-function expandEnvEntry(entry: string, callerEnv: NodeJS.ProcessEnv): string[] {
+/** One `-e` value: `K=V` as it is, `K` alone from callerEnv (nothing when unset there). */
+export function expandEnvEntry(entry: string, callerEnv: NodeJS.ProcessEnv): string[] {
   const eq = entry.indexOf('=');
   const key = eq < 0 ? entry : entry.slice(0, eq);
   if (key === '') throw new SpecError(`invalid environment variable ${JSON.stringify(entry)}: the name is empty`);
@@ -232,7 +233,7 @@ function expandEnvEntry(entry: string, callerEnv: NodeJS.ProcessEnv): string[] {
 }
 
 /** Later entries win; the order is that of first appearance (as podman's env maps print). */
-function mergeEnv(layers: string[][]): string[] {
+export function mergeEnv(layers: string[][]): string[] {
   const values = new Map<string, string>();
   for (const layer of layers) {
     for (const entry of layer) {
