@@ -352,7 +352,7 @@ testIf(noRun, 'status fd: a pid event, then the command waits for the sync byte,
   (h.child.stdio[4] as Writable).end('x');
   const r = await withTimeout(h.done, 10_000, 'after sync');
   assert.is(r.stdout, 'started\n');
-  assert.equal(r.status, [{ event: 'pid', pid: pid.pid }, { event: 'exit', code: 0 }]);
+  assert.equal(r.status, [{ event: 'pid', pid: pid.pid }, { event: 'started' }, { event: 'exit', code: 0 }]);
 });
 
 testIf(noRun, 'a closed sync fd aborts with 125 before the command runs', async () => {
