@@ -3,10 +3,13 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 /* Ids are 32-bit; (uid_t)-1 is "no id" and may not be mapped. */
@@ -168,4 +171,21 @@ bool ns_write_id_maps_directly(pid_t pid, const struct ns_id_map *uid_map, const
                                size_t size) {
   return write_id_map_directly(pid, uid_map, message, size) && write_proc_file(pid, "setgroups", "deny", message, size) &&
          write_id_map_directly(pid, gid_map, message, size);
+}
+
+int ns_loopback_up(void) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int result = ioctl(sock, SIOCGIFFLAGS, &ifr);
+  if (result == 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    result = ioctl(sock, SIOCSIFFLAGS, &ifr);
+  }
+  int errsv = errno;
+  close(sock);
+  errno = errsv;
+  return result;
 }

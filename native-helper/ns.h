@@ -41,4 +41,8 @@ bool ns_write_id_maps_with_tools(const char *newuidmap, const char *newgidmap, p
 bool ns_write_id_maps_directly(pid_t pid, const struct ns_id_map *uid_map, const struct ns_id_map *gid_map, char *message,
                                size_t size);
 
+/* Brings up the loopback interface of the caller's (new) network namespace,
+ * as podman and docker do even with --network none. -1 with errno set. */
+int ns_loopback_up(void);
+
 #endif

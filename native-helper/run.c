@@ -19,6 +19,7 @@
 #include "init.h"
 #include "monitor.h"
 #include "mount.h"
+#include "ns.h"
 #include "passwd.h"
 #include "pty.h"
 #include "seccomp.h"
@@ -259,6 +260,8 @@ static _Noreturn void exec_command(const struct run_options *o, struct run_chann
 static _Noreturn void run_container(const struct run_options *o, struct run_channels *ch) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) report_fail(EXIT_HELPER, "namespaces", errno, "PR_SET_PDEATHSIG");
   if (unshare(CLONE_NEWNS | o->unshare_flags) < 0) report_fail(EXIT_HELPER, "namespaces", errno, "unshare the namespaces");
+  if ((o->unshare_flags & CLONE_NEWNET) && ns_loopback_up() < 0)
+    report_fail(EXIT_HELPER, "network", errno, "bring up the loopback interface");
 
   int root = mount_root(o);
   mount_run_ops(root, o);
