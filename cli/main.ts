@@ -1,9 +1,12 @@
 // Entry point: registers the commands and runs the one asked for.
-// Commands load core/ lazily in execute(), so start-up only pays for clipanion.
+// Commands load core/ lazily in execute(), so start-up only pays for clipanion,
+// and clipanion only for the commands the arguments can name: building its
+// parser for every command costs more than everything else `run` does.
 import { Cli, Builtins } from 'clipanion';
 import { ExitCode } from './base.js';
 import { takeGlobalOptions } from './global-options.js';
 import { commands } from './commands/index.js';
+import { commandsFor } from './command-table.js';
 
 const VERSION = '0.1.0';
 
@@ -18,7 +21,7 @@ async function main(): Promise<number> {
   const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors: false });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
-  for (const command of commands) cli.register(command);
+  for (const command of commandsFor(argv, commands)) cli.register(command);
 
   const context = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
   let command;
@@ -48,3 +51,4 @@ main().then(
     process.exitCode = 125;
   },
 );
+
