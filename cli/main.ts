@@ -2,44 +2,87 @@
 // Commands load core/ lazily in execute(), so start-up only pays for clipanion,
 // and clipanion only for the commands the arguments can name: building its
 // parser for every command costs more than everything else `run` does.
-import { Cli, Builtins } from 'clipanion';
+// Help, `--version` and mistyped command lines are answered here, before or
+// instead of clipanion's own texts (see help.ts and suggest.ts).
+import { Cli, type CommandClass } from 'clipanion';
 import { ExitCode } from './base.js';
 import { takeGlobalOptions } from './global-options.js';
 import { commands } from './commands/index.js';
 import { commandsFor } from './command-table.js';
+import { colorEnabled, styleFor } from './color.js';
+import { groupHelp, overview, tidyUsage } from './help.js';
+import { parseErrorText, commandGroups } from './usage-errors.js';
 
 const VERSION = '0.1.0';
+const EXIT_USAGE = 125;
 
 async function main(): Promise<number> {
+  const stdout = process.stdout;
+  const stderr = process.stderr;
   let argv: string[];
   try {
     argv = takeGlobalOptions(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`Error: ${(err as Error).message}\n`);
-    return 125;
+    stderr.write(`Error: ${(err as Error).message}\nTry 'tsbox --help' for more information\n`);
+    return EXIT_USAGE;
   }
-  const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors: false });
-  cli.register(Builtins.HelpCommand);
-  cli.register(Builtins.VersionCommand);
+
+  if (argv.length === 0) {
+    stderr.write("Error: missing command 'tsbox COMMAND'\nTry 'tsbox --help' for more information\n");
+    return EXIT_USAGE;
+  }
+  if (argv[0] === '--help' || argv[0] === '-h' || (argv[0] === 'help' && argv.length === 1)) {
+    stdout.write(overview(commands, styleFor(stdout)));
+    return 0;
+  }
+  // `tsbox help run` is `tsbox run --help`
+  if (argv[0] === 'help') argv = [...argv.slice(1), '--help'];
+  // `tsbox volume --help`: the group's commands
+  if (commandGroups(commands).has(argv[0]!) && (argv[1] === '--help' || argv[1] === '-h')) {
+    stdout.write(groupHelp(argv[0]!, commands, styleFor(stdout)));
+    return 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    // plain --version stays fast: no helper, no host probe
+    if (!argv.includes('--verbose')) {
+      stdout.write(`tsbox version ${VERSION}\n`);
+      return 0;
+    }
+    argv = ['version'];
+  }
+
+  const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors: colorEnabled(stdout) });
   for (const command of commandsFor(argv, commands)) cli.register(command);
 
-  const context = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+  const context = { stdin: process.stdin, stdout, stderr };
   let command;
   try {
     command = cli.process(argv, context);
   } catch (err) {
-    // Parse errors (unknown command or flag) go to stderr with podman's exit code.
-    const text = (err as Error).message.replace(/^(Unknown Syntax Error|Usage Error): /, '');
-    process.stderr.write(`Error: ${text.trim()}\nSee 'tsbox --help'\n`);
-    return 125;
+    stderr.write(parseErrorText(err as Error, argv, (command) => cli.usage(command, { detailed: false }), commands));
+    return EXIT_USAGE;
+  }
+  const helpFor = helpTarget(command);
+  if (helpFor) {
+    const usage = tidyUsage(cli.usage(helpFor, { detailed: true, colored: colorEnabled(stdout) }));
+    stdout.write(usage.endsWith('\n') ? usage : `${usage}\n`);
+    return 0;
   }
   try {
     return await cli.run(command, context);
   } catch (err) {
     if (err instanceof ExitCode) return err.code;
-    process.stderr.write(`Error: ${(err as Error).message}\n`);
-    return 125;
+    stderr.write(`Error: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
   }
+}
+
+/** The command `CMD --help` asks about, when clipanion's answer is its help for one command. */
+function helpTarget(command: unknown): CommandClass | undefined {
+  // clipanion's internal HelpCommand: `commands` indexes `contexts`
+  const help = command as { contexts?: Array<{ commandClass: CommandClass }>; commands?: number[] };
+  if (!Array.isArray(help.contexts) || !Array.isArray(help.commands) || help.commands.length !== 1) return undefined;
+  return help.contexts[help.commands[0]!]?.commandClass;
 }
 
 main().then(
@@ -51,4 +94,3 @@ main().then(
     process.exitCode = 125;
   },
 );
-

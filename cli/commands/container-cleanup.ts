@@ -11,6 +11,7 @@ export class ContainerCleanupCommand extends BaseCommand {
     details: `
       Records the exit, stops the container's network, removes a --rm container, and starts again one whose --restart policy says so. tsbox's monitor runs this; running it by hand is harmless.
     `,
+    examples: [['Clean up after an exited container by hand', '$0 container cleanup web']],
   });
 
   names = Option.Rest({ name: 'CONTAINER' });

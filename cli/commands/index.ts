@@ -48,3 +48,7 @@ commands.push(InfoCommand);
 // running a command in a container
 import { ExecCommand } from './exec.js';
 commands.push(ExecCommand);
+
+// tsbox version (tsbox --version --verbose)
+import { VersionCommand } from './version.js';
+commands.push(VersionCommand);
