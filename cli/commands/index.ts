@@ -52,3 +52,10 @@ commands.push(ExecCommand);
 // tsbox version (tsbox --version --verbose)
 import { VersionCommand } from './version.js';
 commands.push(VersionCommand);
+
+// system df, prune, reset, migrate
+import { SystemDfCommand } from './system-df.js';
+import { SystemPruneCommand } from './system-prune.js';
+import { SystemResetCommand } from './system-reset.js';
+import { SystemMigrateCommand } from './system-migrate.js';
+commands.push(SystemDfCommand, SystemPruneCommand, SystemResetCommand, SystemMigrateCommand);

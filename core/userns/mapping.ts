@@ -188,12 +188,20 @@ function currentUser(): { name?: string; uid: number; gid: number } {
   }
 }
 
-/** This user's mapping, from /etc/subuid, /etc/subgid and the tools installed. */
+/**
+ * This user's mapping, from /etc/subuid, /etc/subgid and the tools installed.
+ * $TSBOX_SUBUID_FILE / $TSBOX_SUBGID_FILE name files read instead (tests, and
+ * trying a mapping out): newuidmap still checks every range against /etc/subuid.
+ */
 export function currentMapping(): UserMapping {
+  const subuidPath = process.env.TSBOX_SUBUID_FILE || '/etc/subuid';
+  const subgidPath = process.env.TSBOX_SUBGID_FILE || '/etc/subgid';
   return buildMapping({
     user: currentUser(),
-    subuid: readIfPresent('/etc/subuid'),
-    subgid: readIfPresent('/etc/subgid'),
+    subuid: readIfPresent(subuidPath),
+    subgid: readIfPresent(subgidPath),
     tools: findMappingTools(),
+    subuidPath,
+    subgidPath,
   });
 }
