@@ -145,7 +145,8 @@ export type MigrateOutcome =
 
 /**
  * Brings the store to the current mapping (see the top of this file).
- * Refuses while a container runs (its files are in use under the old ids).
+ * Re-owning is refused while a container runs (its files are in use under
+ * the old ids); re-recording changes no file and is not.
  */
 export async function systemMigrate(containers: ContainerStore, current: UserMapping, options: { root?: string; user: string }): Promise<MigrateOutcome> {
   const store = await openStore({ ...(options.root ? { root: options.root } : {}) });
@@ -160,17 +161,20 @@ export async function systemMigrate(containers: ContainerStore, current: UserMap
   const plan = planMigration(recorded, now);
   if (plan.kind === 'current') return { kind: 'current', mapping: now };
 
-  const running = (await loadContainers(containers)).find((e) => isActive(e.state));
-  if (running) {
-    throw new TsboxError(`container ${running.record.Name} is running: containers must be stopped before the store is migrated`, {
-      hint: 'stop them with tsbox stop -a, then run tsbox system migrate again',
-    });
-  }
   if (plan.kind === 'blocked') {
     throw blockedError(plan, options.user, {
       subuid: process.env.TSBOX_SUBUID_FILE || '/etc/subuid',
       subgid: process.env.TSBOX_SUBGID_FILE || '/etc/subgid',
     });
+  }
+  if (plan.kind === 'reown') {
+    // a running container has the old owners mapped in; re-owning under it would change its files' owners
+    const running = (await loadContainers(containers)).find((e) => isActive(e.state));
+    if (running) {
+      throw new TsboxError(`container ${running.record.Name} is running: containers must be stopped before the store's files are re-owned`, {
+        hint: 'stop them with tsbox stop -a, then run tsbox system migrate again',
+      });
+    }
   }
   const record = `${JSON.stringify({ version: STORE_VERSION, mapping: now }, null, 2)}\n`;
   return store.withStoreLock(async () => {
