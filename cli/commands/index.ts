@@ -53,6 +53,11 @@ commands.push(ExecCommand);
 import { VersionCommand } from './version.js';
 commands.push(VersionCommand);
 
+// copying files and listing changes
+import { CpCommand } from './cp.js';
+import { DiffCommand } from './diff.js';
+commands.push(CpCommand, DiffCommand);
+
 // system df, prune, reset, migrate
 import { SystemDfCommand } from './system-df.js';
 import { SystemPruneCommand } from './system-prune.js';
