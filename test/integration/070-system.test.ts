@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
-import { pushBusybox, pushLayered } from '../lib/fixtures.js';
+import { buildZstd, pushBusybox, pushLayered } from '../lib/fixtures.js';
+import { pushLayout } from '../lib/oci-layout.js';
 import { runTsbox, type RunResult } from '../lib/tsbox.js';
 import { createTestStore, type TestStore } from '../lib/store.js';
 import { runInUserNamespace } from '../../core/userns/helper.js';
@@ -142,17 +143,25 @@ test('prune: refuses without a terminal, then removes stopped containers, unused
   assert.is(refused.stdout, '');
   assert.is((await df(context)).Containers!.Total, 2, 'nothing removed');
 
-  const before = await df(context);
   const writer = (await ok(context, ['inspect', '--format', '{{.Id}}', 'writer'])).trim();
   const layered = context.store.images().find((i) => i.names.some((n) => n.endsWith('/layered:latest')))!;
-  // without -a: no dangling image, the volume stays without --volumes
-  const plain = await ok(context, ['system', 'prune', '-f']);
-  assert.is(plain.split('\n')[0], 'Deleted Containers');
-  assert.is(plain.split('\n')[1], writer);
-  assert.match(plain, /\nTotal reclaimed space: [\d.]+k?B\n$/);
-  assert.not.match(plain, 'Deleted Images');
-  assert.is(context.store.images().length, 2);
+  // a dangling image: dangler:latest pulled, then pulled again once the tag names another image
+  const zstd = await buildZstd();
+  await pushLayout(zstd.dir, zstd.tag, context.registry, 'dangler', 'latest');
+  await ok(context, ['pull', '-q', `${context.registry.host}/dangler`]);
+  const dangling = context.store.images().find((i) => i.names.some((n) => n.endsWith('/dangler:latest')))!;
+  await pushBusybox(context.registry, 'dangler', 'latest');
+  await ok(context, ['pull', '-q', `${context.registry.host}/dangler`]);
+  assert.equal(context.store.images().find((i) => i.id === dangling.id)!.names, []);
 
+  // without -a: the dangling image only; the volume stays without --volumes
+  const plain = await ok(context, ['system', 'prune', '-f']);
+  assert.match(plain, new RegExp(`^Deleted Containers\n${writer}\nDeleted Images\n${dangling.id}\nTotal reclaimed space: [\\d.]+k?B\n$`));
+  assert.is(context.store.images().length, 2);
+  assert.is((await ok(context, ['volume', 'ls', '-q'])), 'data\n');
+
+  const before = await df(context);
+  assert.is(before['Local Volumes']!.Active, 0, 'the writer is gone');
   const all = await ok(context, ['system', 'prune', '-a', '-f', '--volumes']);
   assert.is(all, `Deleted Volumes\ndata\nDeleted Images\n${layered.id}\nTotal reclaimed space: ${dfSize(before['Images']!.RawReclaimable + before['Local Volumes']!.RawSize)}\n`);
   const remaining = context.store.images();
