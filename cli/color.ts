@@ -1,6 +1,7 @@
 // The one switch for colour: all styled output goes through styleFor(stream).
-// Colour only on a terminal, never with NO_COLOR (any non-empty value, per
-// no-color.org), --no-color or TERM=dumb; a pipe or a file gets plain text.
+// Colour only on a terminal that says what it is (TERM set, not dumb, as
+// supports-color decides), never with NO_COLOR (any non-empty value, per
+// no-color.org) or --no-color; a pipe or a file gets plain text.
 import kleur from 'kleur';
 import { globalOptions } from './global-options.js';
 
@@ -15,7 +16,7 @@ const plain: Style = { bold: (t) => t, red: (t) => t, yellow: (t) => t, dim: (t)
 
 /** Whether `stream` may be written colour to. */
 export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (globalOptions.noColor || (env.NO_COLOR ?? '') !== '' || env.TERM === 'dumb') return false;
+  if (globalOptions.noColor || (env.NO_COLOR ?? '') !== '' || !env.TERM || env.TERM === 'dumb') return false;
   return stream.isTTY === true;
 }
 

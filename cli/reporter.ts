@@ -5,6 +5,7 @@
 // With -q: nothing but warnings.
 import type { Reporter } from '../core/progress.js';
 import { globalOptions } from './global-options.js';
+import { styleFor } from './color.js';
 
 export interface ReporterOptions {
   quiet?: boolean;
@@ -66,6 +67,8 @@ export function createReporter(options: ReporterOptions): CliReporter {
   const quiet = options.quiet ?? false;
   const live = !quiet && (options.live ?? out.isTTY === true);
   const now = options.now ?? Date.now;
+  // logrus colours the level on a terminal; cli/color.ts decides
+  const style = styleFor(out);
   const items = new Map<string, Item>();
   let drawnLines = 0;
   let lastDraw = 0;
@@ -146,10 +149,10 @@ export function createReporter(options: ReporterOptions): CliReporter {
       if (!quiet && globalOptions.logLevel !== 'error') message(text);
     },
     warn(text) {
-      if (globalOptions.logLevel !== 'error') message(`${logPrefix('WARN')} ${text}`);
+      if (globalOptions.logLevel !== 'error') message(`${style.yellow(logPrefix('WARN'))} ${text}`);
     },
     debug(text) {
-      if (globalOptions.logLevel === 'debug') message(`${logPrefix('DEBU')} ${text}`);
+      if (globalOptions.logLevel === 'debug') message(`${style.dim(logPrefix('DEBU'))} ${text}`);
     },
     close() {
       if (closed) return;

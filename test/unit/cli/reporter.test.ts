@@ -2,6 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createReporter, formatBinarySize } from '../../../cli/reporter.js';
 import { humanSize, humanDuration, renderTable, formatTemplate } from '../../../cli/format.js';
+import { globalOptions } from '../../../cli/global-options.js';
+
+// the fake terminals below compare plain text; colour has its own test (test/cli/help.test.ts)
+globalOptions.noColor = true;
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
