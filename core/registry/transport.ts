@@ -59,6 +59,7 @@ export class Transport {
     const maxRedirects = options.maxRedirects ?? MAX_REDIRECTS;
     for (let redirects = 0; ; redirects++) {
       this.options.reporter.debug(`${method} ${redactUrl(current)}`);
+      const sent = performance.now();
       let res: Dispatcher.ResponseData;
       try {
         res = await request(current, {
@@ -70,9 +71,10 @@ export class Transport {
           bodyTimeout: this.options.stallTimeoutMs,
         });
       } catch (err) {
+        this.options.reporter.debug(`${method} ${redactUrl(current)} failed after ${Math.round(performance.now() - sent)} ms: ${(err as Error)?.message ?? String(err)}`);
         throw this.networkError(err, current);
       }
-      this.options.reporter.debug(`${method} ${redactUrl(current)} -> ${res.statusCode}`);
+      this.options.reporter.debug(`${method} ${redactUrl(current)} -> ${res.statusCode} (${Math.round(performance.now() - sent)} ms)`);
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string' || redirects >= maxRedirects) {
         if (REDIRECTS.has(res.statusCode) && maxRedirects > 0 && redirects >= maxRedirects) {

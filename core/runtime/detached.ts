@@ -20,6 +20,7 @@ import { exitCodeOf, helperNotRunnable, readEvents, type HelperEvent } from './r
 import { containerMapping } from './start.js';
 import { currentMapping, findMappingTools } from '../userns/mapping.js';
 import type { ContainerRecord } from './spec.js';
+import { debugHelperStart } from './debug.js';
 
 const ARGS_FD = 3;
 const STATUS_FD = 4;
@@ -111,6 +112,7 @@ export async function startContainer(containers: ContainerStore, id: string, opt
   stderrPipe.on('error', () => {});
   const argsPipe = pipes[ARGS_FD] as Writable;
   argsPipe.on('error', () => {});
+  debugHelperStart(reporter, path, ['run', '--args', String(ARGS_FD)], args);
   argsPipe.end(Buffer.from(args.map((a) => `${a}\0`).join('')));
   if (seccomp) {
     const seccompPipe = pipes[SECCOMP_FD] as Writable;

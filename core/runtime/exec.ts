@@ -18,6 +18,7 @@ import { readState } from '../container/state.js';
 import type { ContainerStore } from './containers.js';
 import { exitCodeOf, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { expandEnvEntry, mergeEnv, parseEnvFile, SpecError, type ContainerSpec } from './spec.js';
+import { debugHelperStart } from './debug.js';
 
 const ARGS_FD = 3;
 const STATUS_FD = 4;
@@ -114,6 +115,7 @@ export async function execInContainer(containers: ContainerStore, id: string, re
   const pipes = child.stdio as unknown as Array<Readable | Writable | null>;
   const argsPipe = pipes[ARGS_FD] as Writable;
   argsPipe.on('error', () => {}); // the helper died early: its exit status tells why
+  debugHelperStart(reporter, path, ['exec', '--args', String(ARGS_FD)], args);
   argsPipe.end(Buffer.from(args.map((a) => `${a}\0`).join('')));
   if (seccomp) {
     const seccompPipe = pipes[SECCOMP_FD] as Writable;
