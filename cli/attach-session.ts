@@ -28,7 +28,7 @@ export async function attachRunning(containers: ContainerStore, id: string, opti
     import('../core/container/attach.js'),
   ]);
   const [record, state] = await Promise.all([containers.read(id), readState(containers, id)]);
-  if (!record || !isActive(state)) throw new TsboxError('you can only attach to running containers: container state improper');
+  if (!record || !isActive(state)) throw new TsboxError('you can only attach to running containers: container state improper', { hint: 'start it and attach with `tsbox start -a`' });
   const socket = await connectAttach(runtimePaths(id).attach);
   return relay(socket, record.Spec.process.terminal, { ...options, stdin: options.stdin && (record.Run?.Interactive || record.Spec.process.terminal) === true });
 }

@@ -33,6 +33,9 @@ export class RunCommand extends ContainerCreateCommand {
       import('../../core/runtime/start.js'),
       import('../../core/runtime/detached.js'),
     ]);
+    const { currentDetachedRuntimeWarning } = await import('../../core/host/linger.js');
+    const lingerWarning = currentDetachedRuntimeWarning();
+    if (lingerWarning) hooks.reporter?.warn(lingerWarning);
     const created = await createContainer(request, hooks);
     try {
       await this.writeCidfile(created.record.Id);

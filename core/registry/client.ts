@@ -25,6 +25,9 @@ import { isSchema1Type, MANIFEST_ACCEPT } from './media-types.js';
 import { readBody, readErrorBody, Transport, withRetries, type HttpResponse } from './transport.js';
 import { sha256Digest } from './verify.js';
 
+/** What to do about a 403 or a token without access: a typo in the name looks the same as a private repository. */
+const DENIED_HINT = 'check the image name, or log in with tsbox login as a user who may pull it';
+
 export interface RegistryClientOptions {
   /** host[:port] as the user names it; docker.io means registry-1.docker.io. */
   registry: string;
@@ -270,13 +273,13 @@ export class RegistryClient {
     const status = res.status;
     if (status === 401) {
       if (!this.auth.hasCredentials) return new RegistryAuthError(`authentication required for ${this.registry}: run tsbox login ${this.registry}`);
-      if (this.auth.scheme === 'bearer' && kind !== 'ping') return new RegistryAuthError(`${what}: requested access to the resource is denied`);
+      if (this.auth.scheme === 'bearer' && kind !== 'ping') return new RegistryAuthError(`${what}: requested access to the resource is denied`, { hint: DENIED_HINT });
       return new RegistryAuthError(`invalid username or password for ${this.registry}`);
     }
-    if (status === 403) return new RegistryAuthError(`${what}: requested access to the resource is denied`);
+    if (status === 403) return new RegistryAuthError(`${what}: requested access to the resource is denied`, { hint: DENIED_HINT });
     if (status === 404 && kind === 'manifest') {
-      if (codes.has('NAME_UNKNOWN')) return new ManifestUnknownError(`${what}: repository not found`);
-      return new ManifestUnknownError(`${what}: manifest unknown`);
+      if (codes.has('NAME_UNKNOWN')) return new ManifestUnknownError(`${what}: repository not found`, { hint: 'check the image name' });
+      return new ManifestUnknownError(`${what}: manifest unknown`, { hint: 'check the image name and tag' });
     }
     if (status === 404 && kind === 'blob') {
       if (codes.has('NAME_UNKNOWN')) return new ManifestUnknownError(`${what}: repository not found`);

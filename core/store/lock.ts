@@ -104,6 +104,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       } else if (Date.now() > deadline) {
         throw new StoreLockTimeoutError(
           `store locked by another tsbox process (pid ${holder.pid}) for more than ${Math.round(timeoutMs / 1000)}s: ${path}`,
+          { hint: 'wait for it to finish or stop it, or set TSBOX_LOCK_TIMEOUT=SECONDS to wait longer' },
         );
       }
       await sleep(backoff);
