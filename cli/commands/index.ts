@@ -64,3 +64,7 @@ import { SystemPruneCommand } from './system-prune.js';
 import { SystemResetCommand } from './system-reset.js';
 import { SystemMigrateCommand } from './system-migrate.js';
 commands.push(SystemDfCommand, SystemPruneCommand, SystemResetCommand, SystemMigrateCommand);
+
+// the shells' live names (hidden: no usage)
+import { CompleteCommand } from './complete.js';
+commands.push(CompleteCommand);
