@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 TEST_USER=${TSBOX_TEST_USER:-tsboxtest}
-DEB_PACKAGES=(uidmap slirp4netns passt fuse-overlayfs docker-registry skopeo busybox-static bubblewrap apache2-utils attr zstd iproute2 make gcc libc6-dev)
+DEB_PACKAGES=(uidmap slirp4netns passt fuse-overlayfs docker-registry skopeo busybox-static bubblewrap apache2-utils attr zstd iproute2 make gcc libc6-dev groff-base man-db zsh fish)
 
 say() { printf '== %s\n' "$*"; }
 
