@@ -1,4 +1,4 @@
-// `npm run gen-docs`: writes man/ and completions/ from the registered
+// `npm run gen-docs`: writes man/man1/ and completions/ from the registered
 // commands. `node dist/cli/docs/generate.js DIR` writes them under DIR instead
 // (the test compares that with what is committed).
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,8 @@ import { completionFiles } from './completions.js';
 export function generatedFiles(): Map<string, string> {
   const docs = commandDocs(commands);
   const files = new Map<string, string>();
-  for (const page of manPages(docs)) files.set(join('man', page.file), page.text);
+  // man/man1/: man-db finds it from a PATH that holds the checkout's bin/ (bin/../man)
+  for (const page of manPages(docs)) files.set(join('man', 'man1', page.file), page.text);
   for (const completion of completionFiles(docs)) files.set(join('completions', completion.file), completion.text);
   return files;
 }
@@ -22,7 +23,7 @@ export function writeGenerated(root: string): string[] {
   const files = generatedFiles();
   // pages of commands that are gone must go too
   try {
-    for (const name of readdirSync(join(root, 'man'))) if (name.endsWith('.1')) rmSync(join(root, 'man', name));
+    for (const name of readdirSync(join(root, 'man', 'man1'))) if (name.endsWith('.1')) rmSync(join(root, 'man', 'man1', name));
   } catch {
     // no man/ yet
   }
@@ -36,7 +37,8 @@ export function writeGenerated(root: string): string[] {
 /** The man pages package.json must list for `npm install -g` to link them: tsbox.1 first. */
 export function manField(files: Iterable<string>): string[] {
   const pages = [...files].filter((path) => path.startsWith('man/')).sort();
-  return [...pages.filter((path) => path === 'man/tsbox.1'), ...pages.filter((path) => path !== 'man/tsbox.1')];
+  const first = 'man/man1/tsbox.1';
+  return [...pages.filter((path) => path === first), ...pages.filter((path) => path !== first)];
 }
 
 /** Rewrites only the "man" list of package.json when the pages changed; says whether it did. */
