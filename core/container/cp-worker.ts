@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
+import tar, { type Header } from 'tar-stream';
 import {
   at, canonicalPath, dirFd, errnoError, lstatOrNull, openDirAt, release, resolveIn, splitPath, targetPath, type Resolved,
 } from './confined.js';
@@ -57,7 +57,7 @@ function contentsOnly(path: string): boolean {
   return path === '/' || path === '' || path.endsWith('/.') || splitPath(path).length === 0;
 }
 
-function typeOf(st: Stats): tar.Headers['type'] | undefined {
+function typeOf(st: Stats): Header['type'] | undefined {
   if (st.isDirectory()) return 'directory';
   if (st.isFile()) return 'file';
   if (st.isSymbolicLink()) return 'symlink';
@@ -67,7 +67,7 @@ function typeOf(st: Stats): tar.Headers['type'] | undefined {
   return undefined; // sockets: nothing a tar can hold
 }
 
-function header(name: string, st: Stats): tar.Headers {
+function header(name: string, st: Stats): Partial<Header> & { name: string } {
   return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
 }
 
@@ -82,12 +82,12 @@ async function emitFile(pack: tar.Pack, name: string, parent: number, entry: str
   }
   const st = fstatSync(fd);
   const size = st.size;
-  const sink = pack.entry({ ...header(name, st), type: 'file', size });
   if (size === 0) {
     closeSync(fd);
-    sink.end();
+    pack.entry({ ...header(name, st), type: 'file', size }, Buffer.alloc(0));
     return;
   }
+  const sink = pack.entry({ ...header(name, st), type: 'file', size });
   // exactly the size in the header, even if the file grows meanwhile
   await pipeline(createReadStream('', { fd, start: 0, end: size - 1 }), sink);
 }
@@ -296,7 +296,7 @@ async function drain(stream: Readable): Promise<void> {
   for await (const _ of stream) void _;
 }
 
-function owner(x: Extraction, h: tar.Headers): { uid: number; gid: number } {
+function owner(x: Extraction, h: Partial<Header> & { name: string }): { uid: number; gid: number } {
   return x.owner ?? { uid: h.uid ?? 0, gid: h.gid ?? 0 };
 }
 
@@ -309,7 +309,7 @@ function clearForNonDir(x: Extraction, r: Resolved): void {
   } else unlinkSync(targetPath(r));
 }
 
-async function extractEntry(x: Extraction, h: tar.Headers, stream: Readable): Promise<void> {
+async function extractEntry(x: Extraction, h: Partial<Header> & { name: string }, stream: Readable): Promise<void> {
   const parts = entryComponents(x, h.name);
   if (parts === undefined || parts.length === 0) {
     // the destination directory itself: left as it is
@@ -339,9 +339,7 @@ async function extractEntry(x: Extraction, h: tar.Headers, stream: Readable): Pr
         return drain(stream);
       }
       case 'file':
-      case 'contiguous-file':
-      case undefined:
-      case null: {
+      case 'contiguous-file': {
         clearForNonDir(x, r);
         const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
         try {

@@ -17,7 +17,10 @@ import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import tar from 'tar-stream';
+import tar, { type ExtractEvents } from 'tar-stream';
+
+/** An entry of tar.extract(): its header, then its data. */
+type TarEntry = ExtractEvents['entry'][1];
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
 import { helperPath, usernsHelperArgs } from '../userns/helper.js';
@@ -135,11 +138,10 @@ async function packHost(pack: tar.Pack, name: string, path: string, st: Stats, i
     pack.entry({ ...base, type: 'symlink', linkname: readlinkSync(path) });
   } else if (st.isFile()) {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const sink = pack.entry({ ...base, type: 'file', size: st.size });
     if (st.size === 0) {
       closeSync(fd);
-      sink.end();
-    } else await pipeline(createReadStream('', { fd, start: 0, end: st.size - 1 }), sink);
+      pack.entry({ ...base, type: 'file', size: 0 }, Buffer.alloc(0));
+    } else await pipeline(createReadStream('', { fd, start: 0, end: st.size - 1 }), pack.entry({ ...base, type: 'file', size: st.size }));
   } else reporter.warn(`${path}: not a file, directory or symlink, skipped`);
 }
 
@@ -201,13 +203,13 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
-async function drain(stream: Readable): Promise<void> {
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) void _;
 }
 
-async function extractToHost(entries: AsyncIterator<tar.Entry>, first: tar.Entry, target: string, overwrite: boolean, reporter: Reporter): Promise<void> {
+async function extractToHost(entries: AsyncIterator<TarEntry>, first: TarEntry, target: string, overwrite: boolean, reporter: Reporter): Promise<void> {
   const dirTimes: Array<{ path: string; mtime: Date }> = [];
-  let entry: tar.Entry | undefined = first;
+  let entry: TarEntry | undefined = first;
   while (entry) {
     const h = entry.header;
     const path = hostEntryPath(target, h.name, true);
@@ -253,7 +255,7 @@ async function extractToHost(entries: AsyncIterator<tar.Entry>, first: tar.Entry
       reporter.warn(`${h.name}: ${h.type} skipped (not made on the host)`);
       await drain(entry);
     }
-    const next: IteratorResult<tar.Entry> = await entries.next();
+    const next: IteratorResult<TarEntry> = await entries.next();
     entry = next.done ? undefined : next.value;
   }
   for (const { path, mtime } of dirTimes.reverse()) {
@@ -289,7 +291,7 @@ async function copyFromContainer(root: ContainerRoot, name: string, src: string,
   let hostError: unknown;
   const extracting = (async () => {
     const entries = extract[Symbol.asyncIterator]();
-    const first: IteratorResult<tar.Entry> = await entries.next();
+    const first: IteratorResult<TarEntry> = await entries.next();
     if (first.done) return;
     const kind = first.value.header.type === 'directory' ? 'dir' : 'file';
     const base = basename(src.replace(/\/+$/, '')) || '.';
