@@ -68,7 +68,7 @@ test('the committed man pages, completions and package.json "man" list are what 
 });
 
 test('man finds the pages from a checkout whose bin/ is on PATH (bin/../man)', async () => {
-  const env = { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:/usr/bin:/bin`, MANPATH: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:/usr/bin:/bin` };
   delete env.MANPATH;
   const r = await runProgram('man', ['-w', 'tsbox-run'], { env, timeoutMs: 30_000 });
   assert.is(r.code, 0, r.stderr);
