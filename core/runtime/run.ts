@@ -47,8 +47,8 @@ export interface RunContainerOptions {
   reporter?: Reporter;
   /** called with the container's host pid once it exists */
   onPid?: (pid: number) => void;
-  /** called once the command has been exec'd: the container's pid and the helper's */
-  onStarted?: (pid: number, helperPid: number) => void;
+  /** awaited after the network is up and before the command runs (to record the container as running) */
+  beforeStart?: (pid: number, helperPid: number) => Promise<void>;
 }
 
 /** One status line of the helper (docs/internals.md). */
@@ -103,21 +103,23 @@ export { readEvents, helperNotRunnable, exitCodeOf };
 export async function runContainer(spec: ContainerSpec, options: RunContainerOptions): Promise<number> {
   const reporter = options.reporter ?? silentReporter;
   const { paths } = options;
+  const gated = options.startNetwork !== undefined || options.beforeStart !== undefined;
   const args = helperArgs(spec, {
     layersDir: options.layersDir,
     upper: paths.upper,
     work: paths.work,
     merged: paths.merged,
     statusFd: STATUS_FD,
-    ...(options.startNetwork ? { syncFd: SYNC_FD } : {}),
+    ...(gated ? { syncFd: SYNC_FD } : {}),
     ...(options.seccomp ? { seccompFd: SECCOMP_FD } : {}),
     ...(options.remove ? { removeAfterExit: [paths.dir] } : {}),
     mapping: options.mapping,
     tools: options.tools,
   });
   const path = helperPath();
+  // the command waits for our byte when there is something to do before it runs
   const child: ChildProcess = spawn(path, ['run', '--args', String(ARGS_FD)], {
-    stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', options.startNetwork ? 'pipe' : 'ignore', options.seccomp ? 'pipe' : 'ignore'],
+    stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', gated ? 'pipe' : 'ignore', options.seccomp ? 'pipe' : 'ignore'],
     // the container's environment is in the args; the helper itself needs only PATH (newuidmap)
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
@@ -139,26 +141,23 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     seccompPipe.on('error', () => {});
     seccompPipe.end(options.seccomp);
   }
-  const syncPipe = options.startNetwork ? (pipes[SYNC_FD] as Writable) : undefined;
+  const syncPipe = gated ? (pipes[SYNC_FD] as Writable) : undefined;
   syncPipe?.on('error', () => {});
 
   const onPid = async (pid: number) => {
     options.onPid?.(pid);
-    if (!syncPipe || !options.startNetwork) return;
+    if (!syncPipe) return;
     try {
-      network = await options.startNetwork(pid);
+      if (options.startNetwork) network = await options.startNetwork(pid);
+      if (options.beforeStart) await options.beforeStart(pid, child.pid!);
       syncPipe.end(Buffer.from([1]));
     } catch (err) {
       failure = err;
       syncPipe.destroy(); // EOF: the helper aborts before exec
     }
   };
-  let containerPid = 0;
   readEvents(pipes[STATUS_FD] as Readable, (event) => {
-    if (event.event === 'pid') {
-      containerPid = event.pid;
-      void onPid(event.pid);
-    } else if (event.event === 'started' && containerPid > 0 && child.pid) options.onStarted?.(containerPid, child.pid);
+    if (event.event === 'pid') void onPid(event.pid);
     else if (event.event === 'error') reporter.debug(`helper: ${event.stage}: ${event.message}`);
   }, reporter);
 

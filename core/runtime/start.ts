@@ -236,7 +236,6 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     mark('helper starting');
     const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
     let network: RunningNetworkInfo | undefined;
-    let recordedRunning: Promise<unknown> = Promise.resolve();
     const code = await runContainer(spec, {
       paths,
       layersDir: store.layout.layersDir,
@@ -256,10 +255,12 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
           }
         : {}),
       reporter,
-      onStarted: (pid: number, helperPid: number) => {
-        mark('container started');
-        // ps, exec and stop see a foreground container too
-        recordedRunning = writeState(containers, record.Id, {
+      // recorded before the command runs, so that ps, exec and stop see a foreground container
+      // too, and never written while a --rm container's directory is being removed
+      beforeStart: async (pid, helperPid) => {
+        mark('container pid');
+        const info = network;
+        await writeState(containers, record.Id, {
           ...initialState(),
           Status: 'running',
           Pid: pid,
@@ -267,12 +268,11 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
           MonitorStart: processStartTime(helperPid) ?? '',
           BootId: currentBootId(),
           StartedAt: new Date().toISOString(),
-          ...(network ? { Network: { backend: network.backend, pid: network.pid, start: processStartTime(network.pid) ?? '', ports: network.ports } } : {}),
-        }, { durable }).catch(() => {});
+          ...(info ? { Network: { backend: info.backend, pid: info.pid, start: processStartTime(info.pid) ?? '', ports: info.ports } } : {}),
+        }, { durable });
       },
     });
     mark(`container exited (${code})`);
-    await recordedRunning;
     if (!request.remove) {
       await updateState(containers, record.Id, (state) => ({
         ...state,

@@ -275,7 +275,9 @@ test('without --rm the container stays; its name is then in use (podman\'s wordi
   assert.is(left.dirs.length, 1);
   const config = JSON.parse(readFileSync(join(context.store.store, 'containers', left.dirs[0]!, 'config.json'), 'utf8'));
   assert.is(config.Name, 'kept');
-  assert.is(config.State, 'exited');
+  const state = JSON.parse(readFileSync(join(context.store.store, 'containers', left.dirs[0]!, 'state.json'), 'utf8'));
+  assert.is(state.Status, 'exited');
+  assert.is(state.ExitCode, 0);
   const second = await run(context, ['--rm', '--name', 'kept', 'alpine', 'true']);
   assert.is(second.code, 125);
   assert.match(second.stderr, `Error: the container name "kept" is already in use by ${left.dirs[0]}. You have to remove that container to be able to reuse that name: that name is already in use`);
@@ -477,13 +479,15 @@ test('tsbox unshare runs a command as root in the store\'s namespace; its status
   assert.is(missing.code, 127);
 });
 
-test('-d is refused with a clear error; a bad --pull value too', async (context) => {
-  const d = await run(context, ['-d', 'alpine', 'true']);
-  assert.is(d.code, 125);
-  assert.match(d.stderr, /detached containers \(-d\) are not supported yet/);
+test('bad --pull and --restart values are refused before anything is created', async (context) => {
+  const before = leftContainers(context).dirs.length;
+  const restart = await run(context, ['--restart', 'sometimes', 'alpine', 'true']);
+  assert.is(restart.code, 125);
+  assert.match(restart.stderr, /invalid restart policy "sometimes"/);
   const p = await run(context, ['--pull', 'sometimes', 'alpine', 'true']);
   assert.is(p.code, 125);
   assert.match(p.stderr, /invalid --pull "sometimes"/);
+  assert.is(leftContainers(context).dirs.length, before);
 });
 
 test('a helper that cannot run: exit 125 with the fix, and --rm still leaves nothing behind', async (context) => {
