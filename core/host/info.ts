@@ -9,7 +9,7 @@ import { hostname, release, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { availableBackends, defaultBackend, type Backend } from '../network/mode.js';
 import { runtimeDir, storeRoot } from '../paths.js';
-import { helperPath } from '../userns/helper.js';
+import { findPackageRoot, helperPath } from '../userns/helper.js';
 import { currentMapping, findMappingTools, parseSubordinateIds, type IdRange } from '../userns/mapping.js';
 
 export interface IdMap {
@@ -218,8 +218,7 @@ async function countContainers(): Promise<number> {
 }
 
 function packageVersion(): string {
-  // dist/core/host/info.js: package.json is three directories up
-  const text = read(new URL('../../../package.json', import.meta.url).pathname);
+  const text = read(join(findPackageRoot(), 'package.json'));
   try {
     return (JSON.parse(text ?? '{}') as { version?: string }).version ?? 'unknown';
   } catch {

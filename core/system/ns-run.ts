@@ -13,7 +13,7 @@ export async function runNamespaceTask(task: TaskName, args: string[], options: 
     const { runTask } = await import('./ns-task.js');
     return runTask(task, args);
   }
-  const script = fileURLToPath(new URL('./ns-task.js', import.meta.url));
+  const script = fileURLToPath(new URL('./ns-task-main.js', import.meta.url));
   const result = await runInUserNamespace(process.execPath, [script, task, ...args], {
     ...(options.mapping ? { mapping: options.mapping } : {}),
     signal: AbortSignal.timeout(options.timeoutMs ?? 10 * 60_000),

@@ -1,7 +1,7 @@
 // The part of `system df`, `system prune` and `system migrate` that must run
 // as root of the user's mapped namespace, where the files of mapped ids can
-// be read, removed and re-owned. Started by ns-run.ts as
-// `node ns-task.js TASK ARGS...`; prints its answer as JSON on stdout.
+// be read, removed and re-owned. Run by ns-run.ts through ns-task-main.ts,
+// `node ns-task-main.js TASK ARGS...`, which prints the answer as JSON.
 //
 //   du DIR...      {DIR: bytes}: disk usage (st_blocks*512, each inode once)
 //   gc             {layers, removed, failed}: the store's unused layers and dead work in progress removed
@@ -9,7 +9,6 @@
 import { chmodSync, lchownSync, lstatSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { walkUsage } from './usage.js';
 
 /** Ids from..from+count-1 become to..to+count-1 (namespace ids). */
@@ -113,14 +112,4 @@ export async function runTask(task: string, args: string[]): Promise<unknown> {
     default:
       throw new Error(`unknown task ${task}`);
   }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runTask(process.argv[2] ?? '', process.argv.slice(3)).then(
-    (answer) => process.stdout.write(`${JSON.stringify(answer)}\n`),
-    (err: Error) => {
-      process.stderr.write(`${err.message}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

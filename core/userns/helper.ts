@@ -15,8 +15,11 @@ const HELPER_RELATIVE = join('native-helper', 'tsbox-helper');
 
 let packageRoot: string | undefined;
 
-/** The directory holding package.json and native-helper/ (compiled code runs from dist/core/userns/). */
-function findPackageRoot(): string {
+/**
+ * The directory holding package.json and native-helper/: found upwards from
+ * this module, which runs from dist/core/userns/ or from the bundle in dist/bundle/.
+ */
+export function findPackageRoot(): string {
   if (packageRoot) return packageRoot;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {

@@ -219,9 +219,11 @@ test('kill -9 of the CLI at points of run -d: no container is left reported runn
       env: { ...process.env, ...context.store.env },
       stdio: 'ignore',
     });
+    const exited = new Promise((r) => child.once('exit', r));
     await new Promise((r) => setTimeout(r, delayMs));
+    // run -d may be done before the later kills: then there is nothing to kill
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
   }
   const dir = join(context.store.store, 'containers');
   // every container is either truly running (its process alive) or not running
