@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ContainerStore, newContainerId } from '../../core/runtime/containers.js';
 import { buildSpec, type ContainerRecord } from '../../core/runtime/spec.js';
 import { initialState, processStartTime, writeState, type ContainerState } from '../../core/container/state.js';
@@ -200,18 +201,40 @@ test('__complete: one name a line, filtered by prefix, and nothing for an unknow
   assert.is(empty.stdout, '');
 });
 
-test('__complete loads no registry client, tar or helper code and starts no process', async () => {
-  // a module hook that names every module loaded, and a spawn that would say so
+// a module hook that names every module loaded
+function moduleHook(): string {
   const hooks = join(temp.root, 'hooks.mjs');
   writeFileSync(hooks, 'export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write(`LOADED ${r.url}\\n`); return r; }\n');
   const register = join(temp.root, 'register.mjs');
   writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
-  const r = await runProgram(process.execPath, ['--import', register, '--', TSBOX_BIN, '__complete', 'containers'], { env: { ...process.env, ...temp.env }, timeoutMs: 30_000 });
+  return register;
+}
+
+const UNWANTED = ['undici', 'tar-stream', '/core/registry/', '/core/pull/', '/core/userns/'];
+
+test('__complete loads no registry client, tar or helper code and starts no process (the compiled modules)', async () => {
+  const main = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+  const r = await runProgram(process.execPath, ['--import', moduleHook(), '--', main, '__complete', 'containers'], { env: { ...process.env, ...temp.env }, timeoutMs: 30_000 });
   assert.is(r.code, 0, r.stderr);
   const loaded = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => l.slice('LOADED '.length));
   assert.ok(loaded.some((url) => url.endsWith('/cli/commands/complete.js')), 'the hook saw the command load');
-  for (const unwanted of ['undici', 'tar-stream', '/core/registry/', '/core/pull/', '/core/userns/', 'node:child_process']) {
+  for (const unwanted of [...UNWANTED, 'node:child_process']) {
     assert.not.ok(loaded.some((url) => url.includes(unwanted)), `${unwanted} loaded: ${loaded.filter((u) => u.includes(unwanted)).join(' ')}`);
+  }
+  assert.ok(r.stdout.split('\n').includes('webserver'));
+});
+
+test('__complete through bin/tsbox loads no bundle chunk holding registry, tar or helper code', async () => {
+  const r = await runProgram(process.execPath, ['--import', moduleHook(), '--', TSBOX_BIN, '__complete', 'containers'], { env: { ...process.env, ...temp.env }, timeoutMs: 30_000 });
+  assert.is(r.code, 0, r.stderr);
+  const chunks = r.stderr.split('\n').filter((l) => l.startsWith('LOADED file:') && l.includes('/dist/bundle/')).map((l) => fileURLToPath(l.slice('LOADED '.length)));
+  assert.ok(chunks.length > 0, 'the hook saw the bundle load');
+  // esbuild marks each module it bundles with a `// path` comment line
+  for (const chunk of chunks) {
+    const sources = readFileSync(chunk, 'utf8').split('\n').filter((line) => /^\/\/ (dist|node_modules)\//.test(line));
+    for (const unwanted of UNWANTED) {
+      assert.not.ok(sources.some((line) => line.includes(unwanted)), `${chunk} holds ${sources.filter((l) => l.includes(unwanted)).join(', ')}`);
+    }
   }
   assert.ok(r.stdout.split('\n').includes('webserver'));
 });
