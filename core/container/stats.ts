@@ -14,12 +14,15 @@
 // - PIDS: the number of those processes.
 // - NET IO: /proc/PID/net/dev of the container's pid 1 (its network
 //   namespace), every interface but lo; 0 with --network host, as podman.
-// - BLOCK IO: /proc/PID/io's read_bytes and write_bytes would do, but the
-//   file is mode 0400 and owned by the process's uid: the container's
-//   processes run under subordinate uids, so the user who owns the
-//   container's user namespace still cannot open it (EACCES, unlike
-//   smaps_rollup and stat, which are 0444). Block IO is then unavailable and
-//   shown as `--`, as podman shows values it cannot get.
+// - BLOCK IO: read_bytes and write_bytes of /proc/PID/io. That file is mode
+//   0400, owned by the process's uid: the container's root is the user's own
+//   uid on the host (as in podman's mapping), so its processes' files are
+//   readable, but a process running as any other container user has a
+//   subordinate uid, and the user who owns the container's user namespace
+//   still cannot open its io file (EACCES; stat and smaps_rollup are 0444).
+//   When any process's file is unreadable, block IO is unavailable and shown
+//   as `--`, as podman shows values it cannot get. As for CPU, the kernel
+//   adds a reaped child's IO to its parent's file.
 //
 // readContainerUsage() is the one place that reads them: where tsbox gets
 // per-container cgroups (a pure cgroup v2 host with delegation), a cgroup
