@@ -9,7 +9,7 @@ export class StatsCommand extends BaseCommand {
     category: 'Containers',
     description: 'display a live stream of container resource usage statistics',
     details: `
-      Displays the CPU, memory, network I/O, block I/O and process count of running containers (all of them when none is named), in podman's columns ID, NAME, CPU %, MEM USAGE / LIMIT, MEM %, NET IO, BLOCK IO, PIDS, CPU TIME and AVG CPU %. The first report covers the time since each container started; each later one the interval before it. On a terminal the screen is redrawn every interval (\`--no-reset\` keeps what was printed); when the output is not a terminal one report follows another; \`--no-stream\` prints one and exits.
+      Displays the CPU, memory, network I/O, block I/O and process count of running containers (all of them when none is named), in podman's columns ID, NAME, CPU %, MEM USAGE / LIMIT, MEM %, NET IO, BLOCK IO, PIDS, CPU TIME and AVG CPU %. The first report covers the time since each container started; each later one the interval before it. On a terminal the screen is redrawn every interval (\`--no-reset\` keeps what was printed); when the output is not a terminal one report follows another; \`--no-stream\` prints one and exits. \`-a\` adds the containers that do not run, with zeros; a named container that does not run is an error (podman's \`container state improper\`).
 
       tsbox makes no cgroup per container, so the numbers are summed from /proc over the processes in the container's pid namespace: CPU time of the living processes and of the children they reaped, memory as their proportional set size (Pss) against the host's memory, network bytes of the container's interfaces but lo. Block I/O comes from /proc/PID/io, which the user can read only for processes that run as the container's root (the user's own uid): with a process under another container user (a subordinate uid) it is shown as \`--\`.
 
@@ -29,7 +29,7 @@ export class StatsCommand extends BaseCommand {
   noReset = Option.Boolean('--no-reset', false, { description: 'Disable resetting the screen between intervals' });
   noStream = Option.Boolean('--no-stream', false, { description: 'Disable streaming stats and only pull the first result' });
   noTrunc = Option.Boolean('--no-trunc', false, { description: 'Do not truncate output' });
-  interval = Option.String('-i,--interval', '5', { description: 'Time in seconds between stats reports' });
+  interval = Option.String('-i,--interval', '5', { description: 'Time in seconds between stats reports (default 5)' });
   containers = Option.Rest({ name: 'CONTAINER' });
 
   async execute(): Promise<number> {
