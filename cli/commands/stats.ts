@@ -98,12 +98,27 @@ export class StatsCommand extends BaseCommand {
     const out = this.context.stdout;
     const terminal = (out as NodeJS.WriteStream).isTTY === true;
     const stream = !this.noStream;
+    // a reader that goes away (`tsbox stats | head`) ends the stream quietly
+    let closed = false;
+    let wake = () => {};
+    out.on('error', () => {
+      closed = true;
+      wake();
+    });
     for (;;) {
       const report = renderStats(await collect(), this.format, this.noTrunc, tools);
+      if (closed) return 0;
       // the redraw of a terminal: no escape codes into a pipe or a file
       out.write(stream && terminal && !this.noReset ? `\x1b[2J\x1b[1;1H${report}` : report);
       if (!stream) return 0;
-      await new Promise((resolve) => setTimeout(resolve, interval * 1000));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, interval * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (closed) return 0;
     }
   }
 }

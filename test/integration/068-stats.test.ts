@@ -100,6 +100,15 @@ test('no running containers: the header only, and [] as JSON', async (context) =
   assert.is(out.split('\n').length, 2, out);
   assert.match(out.trim(), HEADER);
   assert.is((await ok(context, ['stats', '--no-stream', '--format', 'json'])).trim(), '[]');
+
+  // a reader that goes away after the first report (`stats | head -1`) ends the stream, exit 0, no stack trace
+  const child = spawn(process.execPath, ['--', TSBOX_BIN, 'stats', '-i', '1'], { env: { ...process.env, ...context.store.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await withTimeout(new Promise((r) => child.once('close', r)), 10_000, 'stats to end when its reader went away').finally(() => child.kill('SIGKILL'));
+  assert.is(code, 0, stderr);
+  assert.is(stderr, '');
 });
 
 test('a busy loop shows CPU, a shell holding 20 MB shows the memory, PIDS counts processes', async (context) => {
