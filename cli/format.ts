@@ -50,6 +50,30 @@ export function humanSize(bytes: number): string {
   return `${Number(value.toPrecision(3))} ${units[unit]}`;
 }
 
+/**
+ * go-units HumanSize (precision 4, no space), as podman's stats prints sizes:
+ * "1.077MB", "16.7GB", "0B".
+ */
+export function unitsHumanSize(bytes: number): string {
+  return unitsSize(bytes, 1000, ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB']);
+}
+
+/** go-units BytesSize (binary units, precision 4, no space): "1.027MiB". */
+export function unitsBytesSize(bytes: number): string {
+  return unitsSize(bytes, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB']);
+}
+
+function unitsSize(bytes: number, base: number, units: string[]): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= base && unit < units.length - 1) {
+    value /= base;
+    unit++;
+  }
+  // Go's %.4g: four significant digits, trailing zeros dropped
+  return `${Number(value.toPrecision(4))}${units[unit]}`;
+}
+
 /** Go's time.Time String(): "2024-01-02 03:04:05 +0000 UTC". */
 export function goTimeString(date: Date): string {
   return `${date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} +0000 UTC`;

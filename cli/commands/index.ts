@@ -38,9 +38,10 @@ import { PsCommand } from './ps.js';
 import { InspectCommand } from './inspect.js';
 import { PortCommand } from './port.js';
 import { TopCommand } from './top.js';
+import { StatsCommand } from './stats.js';
 import { RenameCommand } from './rename.js';
 import { ContainerPruneCommand } from './container-prune.js';
-commands.push(PsCommand, InspectCommand, PortCommand, TopCommand, RenameCommand, ContainerPruneCommand);
+commands.push(PsCommand, InspectCommand, PortCommand, TopCommand, StatsCommand, RenameCommand, ContainerPruneCommand);
 
 // system
 commands.push(InfoCommand);

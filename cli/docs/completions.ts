@@ -49,6 +49,7 @@ const POSITIONAL_NAMES: Record<string, { kind: NameKind; which: 'first' | 'all' 
   stop: { kind: 'running-containers', which: 'all' },
   kill: { kind: 'running-containers', which: 'all' },
   top: { kind: 'running-containers', which: 'first' },
+  stats: { kind: 'running-containers', which: 'all' },
   port: { kind: 'running-containers', which: 'first' },
   pause: { kind: 'running-containers', which: 'all' },
   unpause: { kind: 'containers', which: 'all' },

@@ -94,11 +94,27 @@ export function ttyName(ttyNr: number): string {
   return '?';
 }
 
+function goneError(pid: number): TsboxError {
+  return new TsboxError(`reading the processes of the container (pid ${pid}): it is gone or not ours`);
+}
+
+/**
+ * The host pids of every process of the container whose pid 1 is host pid
+ * `pid`: those whose pid namespace is that of its pid 1 (pid 1 included).
+ * Used by `top` and `stats`.
+ */
+export async function containerPids(pid: number): Promise<number[]> {
+  const target = await nsOf(pid);
+  if (!target) throw goneError(pid);
+  const pids = (await fs.readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const same = await Promise.all(pids.map(async (p) => ((await nsOf(p)) === target ? Number(p) : undefined)));
+  return same.filter((p): p is number => p !== undefined);
+}
+
 /** The processes of the container whose pid 1 is host pid `pid`, by their pid inside. */
 export async function containerProcesses(pid: number): Promise<ContainerProcess[]> {
-  const target = await nsOf(pid);
   const rootStatus = await readOr(`/proc/${pid}/status`);
-  if (!target || !rootStatus) throw new TsboxError(`reading the processes of the container (pid ${pid}): it is gone or not ours`);
+  if (!rootStatus) throw goneError(pid);
   // the container's namespace is at this depth of every member's NSpid list
   const depth = statusField(rootStatus, 'NSpid').length - 1;
   const [uidMap, gidMap, passwd, group, hostPasswd, uptimeText] = await Promise.all([
@@ -116,10 +132,9 @@ export async function containerProcesses(pid: number): Promise<ContainerProcess[
   const hostUsers = namesFrom(hostPasswd);
   const uptime = Number((uptimeText ?? '0').split(' ')[0]);
 
-  const pids = (await fs.readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const pids = await containerPids(pid);
   const found = await Promise.all(
     pids.map(async (p) => {
-      if ((await nsOf(p)) !== target) return undefined;
       const [stat, status, cmdline] = await Promise.all([readOr(`/proc/${p}/stat`), readOr(`/proc/${p}/status`), readOr(`/proc/${p}/cmdline`)]);
       if (!stat || !status) return undefined; // gone meanwhile
       return { hostPid: Number(p), stat, status, cmdline: cmdline ?? '' };
