@@ -20,6 +20,7 @@ import { helperPath } from '../userns/helper.js';
 import { currentMapping, findMappingTools, type MappingTools, type UserMapping } from '../userns/mapping.js';
 import { ContainerNotFoundError, type ContainerStore } from '../runtime/containers.js';
 import { helperArgs } from '../runtime/helper-args.js';
+import { containerOverlay, markFuse, onFuseFallback } from '../runtime/overlay.js';
 import { helperNotRunnable, readEvents, type HelperEvent } from '../runtime/run.js';
 import { containerMapping } from '../runtime/start.js';
 import type { ContainerRecord, ContainerSpec } from '../runtime/spec.js';
@@ -67,16 +68,19 @@ async function mountStopped(containers: ContainerStore, id: string, record: Cont
   const base = currentMapping();
   const store = await openStore({ mapping: { uids: base.uids, gids: base.gids } });
   const paths = containers.paths(id);
+  const overlay = record.Spec.root.rootfs ? undefined : containerOverlay(paths.dir);
   const args = helperArgs(mountOnlySpec(record.Spec), {
     layersDir: store.layout.layersDir,
     upper: paths.upper,
     work: paths.work,
     merged: paths.merged,
+    ...(overlay ? { overlay } : {}),
     statusFd: STATUS_FD,
     syncFd: SYNC_FD,
     mapping,
     tools,
   });
+  if (overlay) markFuse(paths.dir, overlay);
   const path = helperPath();
   const child = spawn(path, ['run', '--args', String(ARGS_FD)], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
@@ -102,6 +106,8 @@ async function mountStopped(containers: ContainerStore, id: string, record: Cont
       if (event.event === 'pid') {
         clearTimeout(timer);
         resolve(event.pid);
+      } else if (event.event === 'overlay') {
+        onFuseFallback(paths.dir, event.errno, silentReporter);
       }
     }, silentReporter);
     child.on('error', (err) => {
