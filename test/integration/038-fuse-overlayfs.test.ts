@@ -6,7 +6,8 @@
 // monitor), none visible in the container either.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { LAYERED_EXPECTED, pushBusybox, pushLayered } from '../lib/fixtures.js';
@@ -190,6 +191,16 @@ testIf(noFuse, 'cp into and out of a stopped and a running fuse-overlayfs contai
   const running = await tsbox(context, ['cp', 'copy:/data/keep/file', '-']);
   assert.is(running.code, 0, running.stderr);
   assert.match(running.stdout, /version 3/);
+  const hostDir = mkdtempSync(join(tmpdir(), 'tsbox-fuse-cp-'));
+  try {
+    writeFileSync(join(hostDir, 'from-host'), 'copied in\n');
+    const into = await tsbox(context, ['cp', join(hostDir, 'from-host'), 'copy:/data/opaque/']);
+    assert.is(into.code, 0, into.stderr);
+  } finally {
+    rmSync(hostDir, { recursive: true, force: true });
+  }
+  const seen = await tsbox(context, ['exec', 'copy', 'sh', '-c', 'cat /data/opaque/from-host; ls /data/opaque']);
+  assert.is(seen.stdout, 'copied in\nfrom-host\nnew\n', seen.stderr);
   assert.is((await tsbox(context, ['rm', '-f', 'copy'])).code, 0);
 });
 
