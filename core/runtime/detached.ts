@@ -29,7 +29,7 @@ const SYNC_FD = 5;
 const SECCOMP_FD = 6;
 
 /** What the monitor and its exit command need of our environment: where the store and runtime dir are. */
-const KEPT_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'TSBOX_ROOT', 'TSBOX_HELPER', 'CONTAINERS_REGISTRIES_CONF', 'TMPDIR'];
+const KEPT_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'TSBOX_ROOT', 'TSBOX_HELPER', 'TSBOX_OVERLAY', 'TSBOX_FUSE_OVERLAYFS', 'CONTAINERS_REGISTRIES_CONF', 'TMPDIR'];
 
 export interface StartOptions {
   reporter?: Reporter;
