@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -105,7 +104,7 @@ pid_t fuse_overlay_start(const struct run_options *o, const sigset_t *mask) {
   }
 }
 
-void fuse_overlay_stop(const struct run_options *o, pid_t pid) {
+void fuse_overlay_stop(pid_t pid) {
   kill(pid, SIGTERM);
   struct timespec step = {0, 100 * 1000};
   for (long waited = 0; waitpid(pid, NULL, WNOHANG) != pid; pause_a_little(&step, &waited)) {
@@ -115,6 +114,4 @@ void fuse_overlay_stop(const struct run_options *o, pid_t pid) {
       break;
     }
   }
-  /* the mount stays in this namespace after its daemon: detach it (it ends with us anyway) */
-  (void)umount2(o->merged, MNT_DETACH);
 }

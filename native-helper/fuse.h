@@ -19,8 +19,7 @@
  * daemon's signal mask. */
 pid_t fuse_overlay_start(const struct run_options *opts, const sigset_t *mask);
 
-/* Ends the daemon (SIGTERM, SIGKILL after a bound), reaps it and detaches
- * the mount at opts->merged. */
-void fuse_overlay_stop(const struct run_options *opts, pid_t pid);
+/* Ends the daemon (SIGTERM, SIGKILL after a bound) and reaps it. */
+void fuse_overlay_stop(pid_t pid);
 
 #endif

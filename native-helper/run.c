@@ -383,7 +383,9 @@ static _Noreturn void run_namespace_root(const struct run_options *o, struct run
     pid_t done = waitpid(container, &status, WNOHANG);
     if (done == container) break;
   }
-  if (daemon_pid > 0) fuse_overlay_stop(o, daemon_pid);
+  if (daemon_pid > 0) fuse_overlay_stop(daemon_pid);
+  /* mounted here (mount_root_early): off MERGED before --remove-after-exit removes it */
+  if (o->fuse_overlayfs != NULL) (void)umount2(o->merged, MNT_DETACH);
   for (size_t i = 0; i < o->remove_len; i++)
     nftw(o->remove_after_exit[i], remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   (void)write_all(ch->result[1], &status, sizeof status);
