@@ -298,21 +298,27 @@ static void overlay_data(const struct run_options *opts, char *data, size_t size
                 "the overlay options take %zu bytes, more than one page (use --overlay-layers-dir)", used);
 }
 
+int mount_overlay(const struct run_options *opts) {
+  char data[MOUNT_DATA_MAX + 1];
+  overlay_data(opts, data, sizeof data);
+  if (opts->layers_dir != NULL && chdir(opts->layers_dir) < 0)
+    report_fail(EXIT_HELPER, "mount", errno, "chdir %s", opts->layers_dir);
+  int result = mount("overlay", opts->merged, "overlay", 0, data);
+  int errsv = errno;
+  if (chdir("/") < 0) report_fail(EXIT_HELPER, "mount", errno, "chdir /");
+  errno = errsv;
+  return result;
+}
+
 int mount_root(const struct run_options *opts) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     report_fail(EXIT_HELPER, "mount", errno, "make the mounts private");
   if (opts->rootfs != NULL) {
     if (mount(opts->rootfs, opts->merged, NULL, MS_BIND | MS_REC, NULL) < 0)
       report_fail(EXIT_HELPER, "mount", errno, "bind the root %s at %s", opts->rootfs, opts->merged);
-  } else {
-    char data[MOUNT_DATA_MAX + 1];
-    overlay_data(opts, data, sizeof data);
-    if (opts->layers_dir != NULL && chdir(opts->layers_dir) < 0)
-      report_fail(EXIT_HELPER, "mount", errno, "chdir %s", opts->layers_dir);
-    if (mount("overlay", opts->merged, "overlay", 0, data) < 0)
-      report_fail(EXIT_HELPER, "mount", errno, "mount the overlay at %s", opts->merged);
-    if (chdir("/") < 0) report_fail(EXIT_HELPER, "mount", errno, "chdir /");
-  }
+  } else if (opts->fuse_overlayfs == NULL) {
+    if (mount_overlay(opts) < 0) report_fail(EXIT_HELPER, "mount", errno, "mount the overlay at %s", opts->merged);
+  } /* else the namespace's first process mounted it (run.c, fuse.c): our mount namespace is a copy of its */
   int root = TEMP_FAILURE_RETRY(open(opts->merged, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root < 0) report_fail(EXIT_HELPER, "mount", errno, "open the root %s", opts->merged);
   return root;

@@ -9,6 +9,9 @@
 
 /* Mounts the root at MERGED and returns an O_PATH fd of it. Dies (reports). */
 int mount_root(const struct run_options *opts);
+/* Mounts the kernel's overlay (userxattr) of opts' layers at opts->merged;
+ * -1 with errno when mount(2) refuses. */
+int mount_overlay(const struct run_options *opts);
 /* Runs opts->ops in order below root, then makes the root read-only if asked. */
 void mount_run_ops(int root, const struct run_options *opts);
 /* pivot_root into root; the old root is detached. */

@@ -16,6 +16,7 @@
 #include "run.h"
 
 #include "caps.h"
+#include "fuse.h"
 #include "init.h"
 #include "monitor.h"
 #include "mount.h"
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -125,6 +127,8 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool allo
     else if (IS("--overlay-layers-dir", 1)) o->layers_dir = argv[++i];
     else if (IS("--overlay-lower", 1)) o->lowers = push(o->lowers, &o->lowers_len, argv[++i]);
     else if (IS("--overlay", 3)) o->upper = argv[i + 1], o->work = argv[i + 2], o->merged = argv[i + 3], i += 3;
+    else if (IS("--fuse-overlayfs", 1)) o->fuse_overlayfs = argv[++i], o->fuse_fallback = false;
+    else if (IS("--fuse-overlayfs-fallback", 1)) o->fuse_overlayfs = argv[++i], o->fuse_fallback = true;
     else if (IS("--rootfs", 2)) o->rootfs = argv[i + 1], o->merged = argv[i + 2], i += 2;
     else if (IS("--read-only", 0)) o->read_only = true;
     else if (IS("--bind", 2)) add_op(o, OP_BIND, argv[i + 1], argv[i + 2], -1), i += 2;
@@ -172,6 +176,8 @@ static void check_options(struct run_options *o) {
   if ((o->rootfs != NULL) == (o->upper != NULL)) die("run: give exactly one of --overlay and --rootfs");
   if (o->upper != NULL && o->lowers_len == 0) die("run: --overlay needs at least one --overlay-lower");
   if (o->rootfs != NULL && o->lowers_len > 0) die("run: --overlay-lower goes with --overlay, not --rootfs");
+  if (o->fuse_overlayfs != NULL && (o->upper == NULL || o->fuse_overlayfs[0] != '/'))
+    die("run: --fuse-overlayfs%s takes an absolute path and goes with --overlay", o->fuse_fallback ? "-fallback" : "");
   const char *paths[] = {o->upper, o->work};
   for (size_t i = 0; i < 2; i++)
     if (paths[i] != NULL && (paths[i][0] != '/' || strpbrk(paths[i], ",:\\") != NULL))
@@ -297,6 +303,25 @@ static _Noreturn void run_container(const struct run_options *o, struct run_chan
 
 /* ---- C: the user namespace's first process ---------------------------- */
 
+/* With --fuse-overlayfs[-fallback]: the root is mounted here, in a mount
+ * namespace of C's own that G's is copied from, so that the fuse-overlayfs
+ * daemon, started before the pid namespace, is none of the container's
+ * processes. Returns the daemon's pid, or -1 when the kernel's overlay
+ * did it (--fuse-overlayfs-fallback). */
+static pid_t mount_root_early(const struct run_options *o, const sigset_t *mask) {
+  if (unshare(CLONE_NEWNS) < 0) report_fail(EXIT_HELPER, "namespaces", errno, "unshare the mount namespace");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    report_fail(EXIT_HELPER, "mount", errno, "make the mounts private");
+  if (o->fuse_fallback) {
+    if (mount_overlay(o) == 0) return -1;
+    int errsv = errno;
+    if (errsv != EPERM && errsv != EINVAL && errsv != ENODEV)
+      report_fail(EXIT_HELPER, "mount", errsv, "mount the overlay at %s", o->merged);
+    report_send(REPORT_FALLBACK, errsv);
+  }
+  return fuse_overlay_start(o, mask);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
   (void)st, (void)type, (void)ftw;
   if (remove(path) < 0 && errno != ENOENT) fprintf(stderr, HELPER_NAME ": remove %s: %s\n", path, strerror(errno));
@@ -331,6 +356,7 @@ static _Noreturn void run_namespace_root(const struct run_options *o, struct run
    * network helper, running as the user, may not open /proc/PID/ns/net */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) report_fail(EXIT_HELPER, "userns", errno, "PR_SET_PDEATHSIG");
   if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) report_fail(EXIT_HELPER, "userns", errno, "PR_SET_DUMPABLE");
+  pid_t daemon_pid = o->fuse_overlayfs != NULL ? mount_root_early(o, &ch->original_mask) : -1;
   if (unshare(CLONE_NEWPID) < 0) report_fail(EXIT_HELPER, "namespaces", errno, "unshare the pid namespace");
 
   pid_t container = fork();
@@ -357,6 +383,9 @@ static _Noreturn void run_namespace_root(const struct run_options *o, struct run
     pid_t done = waitpid(container, &status, WNOHANG);
     if (done == container) break;
   }
+  if (daemon_pid > 0) fuse_overlay_stop(daemon_pid);
+  /* mounted here (mount_root_early): off MERGED before --remove-after-exit removes it */
+  if (o->fuse_overlayfs != NULL) (void)umount2(o->merged, MNT_DETACH);
   for (size_t i = 0; i < o->remove_len; i++)
     nftw(o->remove_after_exit[i], remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   (void)write_all(ch->result[1], &status, sizeof status);
@@ -539,6 +568,8 @@ void run_main(int argc, char **argv) {
       }
       if (write_all(ch.go[1], "G", 1) < 0) outer_fail("start", errno, "start the command");
       close_fd(&ch.go[1]);
+    } else if (r.type == REPORT_FALLBACK) {
+      status_overlay_fallback(status_fd, r.value);
     } else if (r.type == REPORT_ERROR) {
       pty_restore();
       if (r.value != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", r.message, strerror(r.value));

@@ -41,6 +41,8 @@ struct run_options {
   size_t lowers_len;
   const char *upper, *work, *merged; /* --overlay */
   const char *rootfs;                /* --rootfs DIR (merged is MERGED) */
+  const char *fuse_overlayfs;        /* --fuse-overlayfs[-fallback] PATH: the daemon (fuse.h) */
+  bool fuse_fallback;                /* the kernel's overlay first, fuse-overlayfs when it refuses */
   bool read_only;
   struct run_op *ops;
   size_t ops_len;

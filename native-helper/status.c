@@ -119,3 +119,10 @@ void status_exit(int fd, int wait_status) {
     len = snprintf(line, sizeof line, "{\"event\":\"exit\",\"code\":%d}\n", WEXITSTATUS(wait_status));
   status_line(fd, line, (size_t)len);
 }
+
+void status_overlay_fallback(int fd, int errsv) {
+  char line[128];
+  const char *name = strerrorname_np(errsv);
+  int len = snprintf(line, sizeof line, "{\"event\":\"overlay\",\"mode\":\"fuse\",\"errno\":\"%s\"}\n", name ? name : "");
+  status_line(fd, line, (size_t)len);
+}

@@ -13,6 +13,7 @@
 #define REPORT_PID 'P'      /* value: host pid of the container's first process */
 #define REPORT_READY 'R'    /* set up; waiting for the go byte */
 #define REPORT_ERROR 'E'    /* value: errno; exit_code; stage; message */
+#define REPORT_FALLBACK 'F' /* value: errno of the kernel's overlay mount; fuse-overlayfs is used */
 
 /* Fixed size, below PIPE_BUF, so that every write is atomic. */
 struct report {
@@ -42,5 +43,7 @@ void status_pid(int fd, pid_t pid);
 void status_started(int fd);
 void status_error(int fd, const char *stage, int errsv, const char *message);
 void status_exit(int fd, int wait_status);
+/* the kernel refused the overlay (errsv): the root is fuse-overlayfs */
+void status_overlay_fallback(int fd, int errsv);
 
 #endif

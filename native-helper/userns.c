@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct userns_options {
   struct ns_id_map gid_map;
   const char *newuidmap;
   const char *newgidmap;
+  unsigned long join; /* --join PID: 0 for a new namespace */
   char **command;
 };
 
@@ -56,6 +58,9 @@ static void parse_options(int argc, char **argv, struct userns_options *opts) {
     } else if (strcmp(arg, "--newgidmap") == 0) {
       need_args(remaining, 1, arg);
       opts->newgidmap = argv[++i];
+    } else if (strcmp(arg, "--join") == 0) {
+      need_args(remaining, 1, arg);
+      if (!parse_ulong(argv[++i], 10, INT_MAX, &opts->join) || opts->join == 0) die("--join %s: expected a pid", argv[i]);
     } else if (arg[0] == '-') {
       die("userns: unknown option %s", arg);
     } else {
@@ -65,6 +70,8 @@ static void parse_options(int argc, char **argv, struct userns_options *opts) {
   if (i >= argc) die("userns: no command given (usage: userns [OPTION]... -- CMD [ARG]...)");
   opts->command = &argv[i];
 
+  if (opts->join != 0 && (opts->uid_map.len > 0 || opts->gid_map.len > 0 || opts->newuidmap != NULL))
+    die("userns: --join takes the namespace's own maps; give no --uid-map, --gid-map or --newuidmap");
   if ((opts->newuidmap == NULL) != (opts->newgidmap == NULL))
     die("userns: --newuidmap and --newgidmap go together");
   if (opts->newuidmap != NULL && (opts->newuidmap[0] != '/' || opts->newgidmap[0] != '/'))
@@ -147,9 +154,26 @@ static int supervise(pid_t child, const sigset_t *waited) {
   }
 }
 
+/* --join PID: the user namespace of PID (one the caller made) instead of a
+ * new one; only its processes may read a fuse-overlayfs root mounted there.
+ * Nothing to supervise: the command replaces the helper. */
+static _Noreturn void join_and_exec(const struct userns_options *opts) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%lu/ns/user", opts->join);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die_with_error("open %s", path);
+  if (setns(fd, CLONE_NEWUSER) < 0) die_with_error("join the user namespace of pid %lu", opts->join);
+  close(fd);
+  if (setgroups(0, NULL) < 0 && errno != EPERM) die_with_error("setgroups in the user namespace");
+  if (setresgid(0, 0, 0) < 0) die_with_error("cannot become gid 0 in the user namespace");
+  if (setresuid(0, 0, 0) < 0) die_with_error("cannot become uid 0 in the user namespace");
+  exec_command(opts->command);
+}
+
 void userns_main(int argc, char **argv) {
   struct userns_options opts;
   parse_options(argc, argv, &opts);
+  if (opts.join != 0) join_and_exec(&opts);
 
   /* A SIGCHLD ignored by whoever started us would make the kernel reap the child. */
   signal(SIGCHLD, SIG_DFL);

@@ -59,6 +59,10 @@ fi
 if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then
   chmod 0666 /dev/net/tun
 fi
+# fuse-overlayfs (TSBOX_OVERLAY=fuse, the fallback root) opens /dev/fuse; some images ship it root-only too.
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ]; then
+  chmod 0666 /dev/fuse
+fi
 
 say "building"
 npm run -s build

@@ -173,6 +173,8 @@ const ENVIRONMENT: Array<[name: string, description: string]> = [
   ['REGISTRY_AUTH_FILE', 'The auth file that `tsbox login` writes and `tsbox logout` edits. When it is set, it is the only file credentials are read from.'],
   ['DOCKER_CONFIG', "The directory of docker's `config.json`, read for credentials last (default `~/.docker`)."],
   ['TSBOX_HELPER', 'The path of the native helper, instead of the `native-helper/tsbox-helper` installed with tsbox.'],
+  ['TSBOX_OVERLAY', "How containers' root filesystems are mounted: `native` (the kernel's overlayfs in the user namespace, Linux 5.11 and later) or `fuse` (fuse-overlayfs, which needs `/dev/fuse` open to the user). Unset, tsbox uses the kernel's overlayfs where the kernel can mount it in a user namespace, falling back to fuse-overlayfs (with a warning) when the mount is refused, and fuse-overlayfs on older kernels. A container whose files fuse-overlayfs has written keeps using it. `tsbox info` shows the mode in use (`host.overlay.mode`)."],
+  ['TSBOX_FUSE_OVERLAYFS', 'The absolute path of the fuse-overlayfs program, instead of `fuse-overlayfs` on `$PATH`.'],
   ['TSBOX_LOCK_TIMEOUT', 'Seconds to wait for the store lock held by another tsbox before giving up (default 60).'],
   ['NO_COLOR', 'When set to anything, the output is not coloured.'],
 ];

@@ -83,7 +83,8 @@ interface Worker {
 }
 
 function startWorker(root: ContainerRoot, request: WorkerRequest, stdio: { stdin: 'pipe' | number; stdout: 'pipe' | number }, reporter: Reporter): Worker {
-  const args = ['userns', ...usernsHelperArgs(root.mapping, root.tools), '--', process.execPath, WORKER, JSON.stringify(request)];
+  const namespace = root.joinPid !== undefined ? ['--join', String(root.joinPid)] : usernsHelperArgs(root.mapping, root.tools);
+  const args = ['userns', ...namespace, '--', process.execPath, WORKER, JSON.stringify(request)];
   const child = spawn(helperPath(), args, {
     stdio: [stdio.stdin, stdio.stdout, 'pipe', root.fd],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },

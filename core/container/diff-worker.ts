@@ -4,13 +4,20 @@
 // writable layer with the image's layers and prints one JSON line per
 // change, {"kind":"A"|"C"|"D","path":"/..."}, in no particular order.
 //
-//   node diff-worker.js UPPER LOWER... (lowers top first)
+//   node diff-worker.js [--fuse-overlayfs] UPPER LOWER... (lowers top first)
 //
 // An entry of upper/ is D when it is a whiteout (a 0:0 character device),
 // C when the path exists in a layer below (a directory that is only there
 // because something below it changed is C too), A otherwise. Lower layers
 // are looked at with lstat only, a directory at a time, never following a
 // symlink of theirs: a path below a lower symlink does not exist there.
+//
+// --fuse-overlayfs: fuse-overlayfs wrote upper/ (core/runtime/overlay.ts).
+// It refuses names that start with .wh. to the container, and keeps its own
+// records under them: .wh..wh..opq (a regular file) makes its directory
+// opaque, .wh.NAME (a regular file) whites out NAME where it could not make
+// a 0:0 device, and other .wh.* entries (a 0:0 .wh..opq beside the opaque
+// marker) are its bookkeeping, no change of the container's.
 import { lstatSync, readdirSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
@@ -39,6 +46,10 @@ function walk(upper: string, rel: string, lowers: string[]): void {
     const childRel = rel === '' ? name : `${rel}/${name}`;
     const st = lstatSync(join(upper, childRel));
     const path = `/${childRel}`;
+    if (fuseOverlayfs && name.startsWith(WH)) {
+      if (st.isFile() && name !== OPAQUE) report('D', `/${rel === '' ? '' : `${rel}/`}${name.slice(WH.length)}`);
+      continue;
+    }
     if (isWhiteout(st)) {
       report('D', path);
       continue;
@@ -54,11 +65,16 @@ function walk(upper: string, rel: string, lowers: string[]): void {
       dirsBelow.push(lower);
     }
     report(below ? 'C' : 'A', path);
-    if (st.isDirectory()) walk(upper, childRel, st.isDirectory() ? dirsBelow : []);
+    const opaque = fuseOverlayfs && st.isDirectory() && lstatOrNull(join(upper, childRel, OPAQUE))?.isFile() === true;
+    if (st.isDirectory()) walk(upper, childRel, opaque ? [] : dirsBelow);
   }
 }
 
-const [upper, ...lowers] = process.argv.slice(2);
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const args = process.argv.slice(2);
+const fuseOverlayfs = args[0] === '--fuse-overlayfs';
+const [upper, ...lowers] = fuseOverlayfs ? args.slice(1) : args;
 try {
   walk(upper!, '', lowers);
   process.exit(0);

@@ -11,6 +11,7 @@ import { openStore } from '../store/index.js';
 import { runInUserNamespace } from '../userns/helper.js';
 import { currentMapping } from '../userns/mapping.js';
 import { ContainerNotFoundError, type ContainerStore } from '../runtime/containers.js';
+import { writtenByFuse } from '../runtime/overlay.js';
 
 const WORKER = fileURLToPath(new URL('./diff-worker.js', import.meta.url));
 
@@ -39,7 +40,8 @@ export async function containerChanges(containers: ContainerStore, id: string): 
   const store = await openStore({ mapping: { uids: mapping.uids, gids: mapping.gids } });
   const lowers = (spec.root.layers ?? []).map((chainId) => join(store.layout.layersDir, chainId.replace(/^sha256:/, ''), 'diff')).reverse();
   const upper = containers.paths(id).upper;
-  const result = await runInUserNamespace(process.execPath, [WORKER, upper, ...lowers], { mapping });
+  const fuse = writtenByFuse(containers.paths(id).dir) ? ['--fuse-overlayfs'] : [];
+  const result = await runInUserNamespace(process.execPath, [WORKER, ...fuse, upper, ...lowers], { mapping });
   if (result.exitCode !== 0) {
     throw new TsboxError(`reading the changes of container ${id.slice(0, 12)}: ${result.stderr.trim().split('\n').pop() || `status ${result.exitCode}`}`);
   }

@@ -20,6 +20,7 @@ import { helperPath } from '../userns/helper.js';
 import { currentMapping, findMappingTools, type MappingTools, type UserMapping } from '../userns/mapping.js';
 import { ContainerNotFoundError, type ContainerStore } from '../runtime/containers.js';
 import { helperArgs } from '../runtime/helper-args.js';
+import { containerOverlay, markFuse, onFuseFallback, writtenByFuse } from '../runtime/overlay.js';
 import { helperNotRunnable, readEvents, type HelperEvent } from '../runtime/run.js';
 import { containerMapping } from '../runtime/start.js';
 import type { ContainerRecord, ContainerSpec } from '../runtime/spec.js';
@@ -33,6 +34,12 @@ export interface ContainerRoot {
   mapping: UserMapping;
   tools: MappingTools | undefined;
   running: boolean;
+  /**
+   * fuse-overlayfs mounts the root: only the container's own user namespace may
+   * read it, so the worker joins that of this pid (`tsbox-helper userns --join`)
+   * and `fd` is an O_PATH fd, the one kind the kernel opens for us outside it.
+   */
+  joinPid?: number;
   close(): Promise<void>;
 }
 
@@ -48,8 +55,11 @@ function mappingTools(mapping: UserMapping): MappingTools | undefined {
   return tools;
 }
 
-function openProcRoot(pid: number): number {
-  return openSync(`/proc/${pid}/root`, constants.O_RDONLY | constants.O_DIRECTORY);
+/** Linux's O_PATH (the same on x86_64 and aarch64); node's constants lack it. */
+const O_PATH = 0o10000000;
+
+function openProcRoot(pid: number, fuse: boolean): number {
+  return openSync(`/proc/${pid}/root`, (fuse ? O_PATH : constants.O_RDONLY) | constants.O_DIRECTORY);
 }
 
 /** The spec of a process that only builds the root: nothing of it runs, nothing of it is created in the container. */
@@ -67,16 +77,19 @@ async function mountStopped(containers: ContainerStore, id: string, record: Cont
   const base = currentMapping();
   const store = await openStore({ mapping: { uids: base.uids, gids: base.gids } });
   const paths = containers.paths(id);
+  const overlay = record.Spec.root.rootfs ? undefined : containerOverlay(paths.dir);
   const args = helperArgs(mountOnlySpec(record.Spec), {
     layersDir: store.layout.layersDir,
     upper: paths.upper,
     work: paths.work,
     merged: paths.merged,
+    ...(overlay ? { overlay } : {}),
     statusFd: STATUS_FD,
     syncFd: SYNC_FD,
     mapping,
     tools,
   });
+  if (overlay) markFuse(paths.dir, overlay);
   const path = helperPath();
   const child = spawn(path, ['run', '--args', String(ARGS_FD)], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
@@ -102,6 +115,8 @@ async function mountStopped(containers: ContainerStore, id: string, record: Cont
       if (event.event === 'pid') {
         clearTimeout(timer);
         resolve(event.pid);
+      } else if (event.event === 'overlay') {
+        onFuseFallback(paths.dir, event.errno, silentReporter);
       }
     }, silentReporter);
     child.on('error', (err) => {
@@ -124,18 +139,23 @@ export async function openContainerRoot(containers: ContainerStore, id: string, 
   const mapping = containerMapping(record.Spec, reporter);
   const tools = mappingTools(mapping);
   const state = await readState(containers, id);
+  const dir = containers.paths(id).dir;
   if (isActive(state) && state.Pid > 0) {
     try {
-      const fd = openProcRoot(state.Pid);
-      return { fd, record, mapping, tools, running: true, close: async () => closeSync(fd) };
+      // the marker is written before a start with fuse-overlayfs: a running container that has it runs on it
+      const fuse = writtenByFuse(dir);
+      const fd = openProcRoot(state.Pid, fuse);
+      return { fd, record, mapping, tools, running: true, ...(fuse ? { joinPid: state.Pid } : {}), close: async () => closeSync(fd) };
     } catch {
       // it exited meanwhile: mount it as a stopped one
     }
   }
   const { pid, child, sync } = await mountStopped(containers, id, record, mapping, tools);
   let fd: number;
+  // written before the mount, or on the helper's fallback event, which comes before the pid
+  const fuse = writtenByFuse(dir);
   try {
-    fd = openProcRoot(pid);
+    fd = openProcRoot(pid, fuse);
   } catch (err) {
     child.kill('SIGKILL');
     throw new TsboxError(`opening the container's filesystem: ${(err as Error).message}`);
@@ -150,6 +170,7 @@ export async function openContainerRoot(containers: ContainerStore, id: string, 
     mapping,
     tools,
     running: false,
+    ...(fuse ? { joinPid: pid } : {}),
     close: async () => {
       closeSync(fd);
       sync.destroy(); // EOF: the helper ends without running anything

@@ -11,6 +11,8 @@ import { availableBackends, defaultBackend, type Backend } from '../network/mode
 import { runtimeDir, storeRoot } from '../paths.js';
 import { findPackageRoot, helperPath } from '../userns/helper.js';
 import { currentMapping, findMappingTools, parseSubordinateIds, type IdRange } from '../userns/mapping.js';
+import { nativeOverlayInUserns, overlayHost, planOverlay } from '../runtime/overlay.js';
+import type { TsboxError } from '../errors.js';
 
 export interface IdMap {
   container_id: number;
@@ -54,7 +56,7 @@ export interface Info {
     idMappings: { gidmap: IdMap[]; uidmap: IdMap[] };
     kernel: string;
     os: string;
-    overlay: { native: boolean; fuseOverlayfs: string };
+    overlay: { native: boolean; fuseOverlayfs: string; /** what new containers' roots are mounted with ('' none can be) */ mode: 'native' | 'fuse' | '' };
     pasta?: ProgramInfo;
     rootlessNetworkCmd: Backend | '';
     runtimeDir: { path: string; fallback: boolean };
@@ -154,17 +156,7 @@ export function parseCgroups(
   return info;
 }
 
-/** Linux's version as [major, minor] from a release string such as "6.1.0-18-amd64". */
-export function kernelVersion(releaseText: string): [number, number] {
-  const m = releaseText.match(/^(\d+)\.(\d+)/);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
-}
-
-/** Overlayfs can be mounted by root in a user namespace since Linux 5.11 (Ubuntu patched it in earlier). */
-export function nativeOverlayInUserns(releaseText: string, ubuntuPermit: string | undefined): boolean {
-  const [major, minor] = kernelVersion(releaseText);
-  return major > 5 || (major === 5 && minor >= 11) || ubuntuPermit?.trim() === 'Y';
-}
+export { kernelVersion, nativeOverlayInUserns } from '../runtime/overlay.js';
 
 /** Why the kernel refuses unprivileged user namespaces, and the fix; undefined when its switches allow them. */
 export function usernsSwitches(values: { unprivilegedClone?: string; maxUserNamespaces?: string; apparmorRestrict?: string }): string | undefined {
@@ -300,9 +292,17 @@ export async function hostInfo(): Promise<Info> {
 
   // overlay
   const nativeOverlay = nativeOverlayInUserns(kernel, read('/sys/module/overlay/parameters/permit_mounts_in_userns'));
-  const { findProgram } = await import('../network/mode.js');
-  const fuseOverlayfs = findProgram('fuse-overlayfs') ?? '';
-  if (!nativeOverlay) hints.push(`Linux ${kernel} cannot mount overlayfs in a user namespace, which tsbox needs: upgrade to Linux 5.11 or later`);
+  const host = overlayHost();
+  const fuseOverlayfs = host.fuseOverlayfs ?? '';
+  // what a new container's root is mounted with
+  let overlayMode: Info['host']['overlay']['mode'] = '';
+  try {
+    const plan = planOverlay(process.env.TSBOX_OVERLAY, { ...host, kernel, nativeInUserns: nativeOverlay });
+    overlayMode = plan.mode === 'fuse' ? 'fuse' : 'native';
+  } catch (err) {
+    const e = err as TsboxError;
+    hints.push(e.hint ? `${e.message}: ${e.hint}` : e.message);
+  }
 
   // network
   let rootlessNetworkCmd: Backend | '' = '';
@@ -345,7 +345,7 @@ export async function hostInfo(): Promise<Info> {
       idMappings: { gidmap: idMaps(mapping.gids), uidmap: idMaps(mapping.uids) },
       kernel,
       os: process.platform,
-      overlay: { native: nativeOverlay, fuseOverlayfs },
+      overlay: { native: nativeOverlay, fuseOverlayfs, mode: overlayMode },
       ...(programs.pasta ? { pasta: programs.pasta } : {}),
       rootlessNetworkCmd,
       runtimeDir: { path: runDir, fallback },

@@ -15,6 +15,7 @@ import { helperPath } from '../userns/helper.js';
 import { currentBootId, isActive, processStartTime, readState, runtimePaths, updateState, type ContainerNetworkState } from '../container/state.js';
 import { ContainerNotFoundError, type ContainerStore } from './containers.js';
 import { helperArgs } from './helper-args.js';
+import { containerOverlay, markFuse, onFuseFallback } from './overlay.js';
 import { startContainerNetwork } from './network.js';
 import { exitCodeOf, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { containerMapping } from './start.js';
@@ -28,7 +29,7 @@ const SYNC_FD = 5;
 const SECCOMP_FD = 6;
 
 /** What the monitor and its exit command need of our environment: where the store and runtime dir are. */
-const KEPT_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'TSBOX_ROOT', 'TSBOX_HELPER', 'CONTAINERS_REGISTRIES_CONF', 'TMPDIR'];
+const KEPT_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'TSBOX_ROOT', 'TSBOX_HELPER', 'TSBOX_OVERLAY', 'TSBOX_FUSE_OVERLAYFS', 'CONTAINERS_REGISTRIES_CONF', 'TMPDIR'];
 
 export interface StartOptions {
   reporter?: Reporter;
@@ -79,11 +80,13 @@ export async function startContainer(containers: ContainerStore, id: string, opt
   const tools = mapping.full ? findMappingTools() : undefined;
   if (tools && 'missing' in tools) throw new TsboxError(`${tools.missing} not found`, { hint: 'install the uidmap package' });
 
+  const overlay = spec.root.rootfs ? undefined : containerOverlay(paths.dir);
   const args = helperArgs(spec, {
     layersDir: store.layout.layersDir,
     upper: paths.upper,
     work: paths.work,
     merged: paths.merged,
+    ...(overlay ? { overlay } : {}),
     statusFd: STATUS_FD,
     syncFd: SYNC_FD,
     ...(seccomp ? { seccompFd: SECCOMP_FD } : {}),
@@ -98,6 +101,7 @@ export async function startContainer(containers: ContainerStore, id: string, opt
     },
   });
 
+  if (overlay) markFuse(paths.dir, overlay);
   const path = helperPath();
   const child = spawn(path, ['run', '--args', String(ARGS_FD)], {
     // its own session: no terminal, no signals from ours; stderr read for its own failures
@@ -173,6 +177,7 @@ export async function startContainer(containers: ContainerStore, id: string, opt
       readEvents(statusPipe, (event: HelperEvent) => {
         if (event.event === 'pid') void onPid(event.pid);
         else if (event.event === 'error') errors.push(event.message);
+        else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
         else if (event.event === 'started' && !settled) {
           settled = true;
           resolve();

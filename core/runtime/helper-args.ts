@@ -4,6 +4,7 @@
 // the helper NUL-separated over `--args FD`, never on its command line.
 import { usernsHelperArgs } from '../userns/helper.js';
 import type { MappingTools, UserMapping } from '../userns/mapping.js';
+import { overlayHelperArgs, type OverlayPlan } from './overlay.js';
 import { SpecError, type ContainerSpec, type Mount } from './spec.js';
 
 export interface HelperPaths {
@@ -13,6 +14,8 @@ export interface HelperPaths {
   upper: string;
   work: string;
   merged: string;
+  /** which overlay mounts the root (core/runtime/overlay.ts); absent: the kernel's */
+  overlay?: OverlayPlan;
   /** file descriptors as the helper sees them */
   statusFd: number;
   syncFd?: number;
@@ -82,6 +85,7 @@ export function helperArgs(spec: ContainerSpec, paths: HelperPaths): string[] {
     args.push('--overlay-layers-dir', paths.layersDir);
     for (const chainId of layers) args.push('--overlay-lower', lowerDir(chainId));
     args.push('--overlay', paths.upper, paths.work, paths.merged);
+    args.push(...overlayHelperArgs(paths.overlay));
   }
 
   for (const mount of spec.mounts) args.push(...mountArgs(mount));

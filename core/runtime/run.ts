@@ -18,6 +18,7 @@ import { helperPath } from '../userns/helper.js';
 import type { MappingTools, UserMapping } from '../userns/mapping.js';
 import type { ContainerPaths } from './containers.js';
 import { helperArgs } from './helper-args.js';
+import { markFuse, onFuseFallback, type OverlayPlan } from './overlay.js';
 import type { ContainerSpec } from './spec.js';
 
 const ARGS_FD = 3;
@@ -34,6 +35,8 @@ export interface RunContainerOptions {
   paths: ContainerPaths;
   /** the store's layers/ directory */
   layersDir: string;
+  /** which overlay mounts the root (core/runtime/overlay.ts); absent: the kernel's */
+  overlay?: OverlayPlan;
   mapping: UserMapping;
   tools: MappingTools | undefined;
   /** -i: the container reads our stdin; otherwise /dev/null, as podman gives it */
@@ -55,6 +58,7 @@ export interface RunContainerOptions {
 export type HelperEvent =
   | { event: 'pid'; pid: number }
   | { event: 'started' }
+  | { event: 'overlay'; mode: 'fuse'; errno?: string }
   | { event: 'error'; stage: string; errno?: string; message: string }
   | { event: 'exit'; code?: number; signal?: number };
 
@@ -109,6 +113,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     upper: paths.upper,
     work: paths.work,
     merged: paths.merged,
+    ...(options.overlay ? { overlay: options.overlay } : {}),
     statusFd: STATUS_FD,
     ...(gated ? { syncFd: SYNC_FD } : {}),
     ...(options.seccomp ? { seccompFd: SECCOMP_FD } : {}),
@@ -116,6 +121,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     mapping: options.mapping,
     tools: options.tools,
   });
+  if (options.overlay && !spec.root.rootfs) markFuse(paths.dir, options.overlay);
   const path = helperPath();
   // the command waits for our byte when there is something to do before it runs
   const child: ChildProcess = spawn(path, ['run', '--args', String(ARGS_FD)], {
@@ -159,6 +165,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   readEvents(pipes[STATUS_FD] as Readable, (event) => {
     if (event.event === 'pid') void onPid(event.pid);
     else if (event.event === 'error') reporter.debug(`helper: ${event.stage}: ${event.message}`);
+    else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
   }, reporter);
 
   try {

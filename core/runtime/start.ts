@@ -19,6 +19,7 @@ import type { NetworkMode as NetworkFlag } from '../network/mode.js';
 import type { MountEntry } from '../volume/mount-flags.js';
 import { runContainer } from './run.js';
 import { buildSpec, type ContainerRecord, type ContainerRunConfig, type ContainerSpec, type Mount, type SpecOptions } from './spec.js';
+import { overlayHost, planOverlay } from './overlay.js';
 import { currentBootId, initialState, processStartTime, updateState, writeState } from '../container/state.js';
 import type { NetworkInfo as RunningNetworkInfo } from '../network/start.js';
 
@@ -226,6 +227,8 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
   const reporter = hooks.reporter ?? silentReporter;
   const started = performance.now();
   const mark = (what: string) => reporter.debug(`run: ${what} at ${(performance.now() - started).toFixed(1)} ms`);
+  // refused before anything is created when no overlay can mount the root
+  const overlay = request.rootfs ? undefined : planOverlay(process.env.TSBOX_OVERLAY, overlayHost());
   const created = await createContainer(request, hooks, mark);
   const { record, paths, containers, store, mapping } = created;
   const spec = record.Spec;
@@ -239,6 +242,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     const code = await runContainer(spec, {
       paths,
       layersDir: store.layout.layersDir,
+      ...(overlay ? { overlay } : {}),
       mapping,
       tools: mapping.full ? toolsOrThrow() : undefined,
       remove: request.remove ?? false,

@@ -49,7 +49,8 @@ test('man -l renders tsbox-run(1) and tsbox(1)', async () => {
   const o = overview.stdout.replace(/.\x08/g, '');
   for (const section of ['SYNOPSIS', 'COMMANDS', 'FILES', 'ENVIRONMENT', 'EXIT STATUS']) assert.match(o, new RegExp(`\\n${section}\\n`));
   assert.match(o, /registries\.conf\.d\/\*\.conf/);
-  assert.match(o, /\n\s+125\s+tsbox itself failed/);
+  // groff alternates the side it pads justified lines from: the spacing depends on the lines above
+  assert.match(o, /\n\s+125\s+tsbox\s+itself\s+failed/);
 });
 
 test('the committed man pages, completions and package.json "man" list are what the generator makes now', () => {
