@@ -217,7 +217,8 @@ export class RegistryClient {
   }
 
   private async pingAt(base: URL, signal?: AbortSignal): Promise<URL> {
-    const res = await withRetries(`${this.registry}: ping`, this.retryOptions(signal), async () => {
+    // a registry that does not answer the first contact at all is not waited for again
+    const res = await withRetries(`${this.registry}: ping`, { ...this.retryOptions(signal), silentTries: 1 }, async () => {
       const res = await this.transport.send('GET', new URL('/v2/', base), { signal });
       if (res.status >= 500) throw await this.statusError(res, this.registry, 'ping');
       return res;

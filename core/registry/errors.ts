@@ -30,6 +30,13 @@ export class RegistryUnreachableError extends RegistryError {}
 /** No headers, or no body bytes, within the allowed time. */
 export class RegistryTimeoutError extends RegistryUnreachableError {}
 
+/**
+ * No answer at all within the time allowed (connect or headers): a registry
+ * that hangs. Tried again at most once (never on the first contact), so that
+ * a silent registry fails in about a timeout, not in five.
+ */
+export class RegistrySilentError extends RegistryTimeoutError {}
+
 /** A manifest that is not one tsbox can use (bad shape, too big, schema 1). */
 export class ManifestInvalidError extends RegistryError {}
 

@@ -4,7 +4,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import type { Reporter } from '../progress.js';
-import { RegistryError, RegistryTimeoutError, RegistryUnreachableError } from './errors.js';
+import { RegistryError, RegistrySilentError, RegistryTimeoutError, RegistryUnreachableError } from './errors.js';
 
 export interface TransportOptions {
   /** The name the user knows the registry by, for messages (`docker.io`). */
@@ -109,7 +109,11 @@ export class Transport {
       case 'UND_ERR_HEADERS_TIMEOUT':
       case 'UND_ERR_CONNECT_TIMEOUT':
       case 'ETIMEDOUT':
-        return new RegistryTimeoutError(`registry ${host} did not answer within ${seconds(this.options.headersTimeoutMs)}`, { cause: err, transient: true });
+        return new RegistrySilentError(`registry ${host} did not answer within ${seconds(this.options.headersTimeoutMs)}`, {
+          cause: err,
+          transient: true,
+          hint: 'check that the registry is up and reachable from this machine',
+        });
       case 'UND_ERR_BODY_TIMEOUT':
         return new RegistryTimeoutError(`registry ${host} sent no data for ${seconds(this.options.stallTimeoutMs)}`, { cause: err, transient: true });
       case 'ECONNREFUSED':
@@ -176,6 +180,8 @@ export function redactUrl(url: URL): string {
 
 export interface RetryOptions {
   tries: number;
+  /** Attempts that may end with no answer at all (RegistrySilentError); default 2. */
+  silentTries?: number;
   backoffMs: number;
   signal?: AbortSignal;
   reporter: Reporter;
@@ -188,6 +194,7 @@ export async function withRetries<T>(what: string, options: RetryOptions, attemp
       return await attempt();
     } catch (err) {
       if (!(err instanceof RegistryError) || !err.transient || i >= options.tries) throw err;
+      if (err instanceof RegistrySilentError && i >= (options.silentTries ?? 2)) throw err;
       const wait = options.backoffMs * 2 ** (i - 1);
       options.reporter.debug(`${what}: ${err.message}; retrying in ${wait} ms (attempt ${i + 1} of ${options.tries})`);
       await sleep(wait, options.signal);

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerStore, newContainerId } from '../../core/runtime/containers.js';
 import { buildSpec, type ContainerRecord } from '../../core/runtime/spec.js';
@@ -143,6 +143,24 @@ test('XDG_RUNTIME_DIR unset or not ours: run -d warns about lingering, and only 
   assert.match(detachedRuntimeWarning({ ...base, xdgRuntimeDir: '/run/user/0' })!, /^XDG_RUNTIME_DIR \(\/run\/user\/0\) is not yours \(as under su or sudo\)/);
   assert.is(detachedRuntimeWarning({ ...base, xdgRuntimeDir: undefined, lingering: true }), undefined, 'lingering already');
   assert.is(detachedRuntimeWarning({ ...base, runtimeDir: '/run/user/1000', xdgRuntimeDir: '/run/user/1000' }), undefined, 'a runtime dir of our own');
+});
+
+test('the /tmp fallback runtime directory is refused unless it is private: what is wrong and what to do', async () => {
+  const uid = process.getuid!();
+  const fallback = `/tmp/tsbox-run-${uid}`;
+  mkdirSync(fallback, { recursive: true, mode: 0o700 });
+  const before = statSync(fallback).mode & 0o7777;
+  // logout keeps the auth file in the runtime directory
+  const env = { ...temp.env, XDG_RUNTIME_DIR: '', REGISTRY_AUTH_FILE: '' };
+  try {
+    chmodSync(fallback, 0o755);
+    const r = await runTsbox(['logout', '--all'], { env, timeoutMs: 30_000 });
+    assertError(r, `the runtime directory ${fallback} is owned by uid ${uid} with mode 0755, not private to uid ${uid} (remove it, or set XDG_RUNTIME_DIR to a directory of yours with mode 0700, such as /run/user/${uid} after loginctl enable-linger)`);
+  } finally {
+    chmodSync(fallback, before);
+  }
+  const ok = await runTsbox(['logout', '--all'], { env, timeoutMs: 30_000 });
+  assert.is(ok.code, 0, ok.stderr);
 });
 
 test('XDG_RUNTIME_DIR unset: foreground commands say nothing about it', async () => {

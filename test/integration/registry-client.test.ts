@@ -24,6 +24,7 @@ import {
   RegistryAuthError,
   RegistryError,
   RegistryTimeoutError,
+  RegistrySilentError,
   RegistryUnreachableError,
 } from '../../core/registry/errors.js';
 
@@ -121,6 +122,7 @@ async function rejection(promise: Promise<unknown>, what: string): Promise<Error
 // ---- a small mock server ----
 
 interface Mock {
+  server: Server;
   host: string;
   url: string;
   close(): Promise<void>;
@@ -132,6 +134,7 @@ async function startMock(handler: (req: IncomingMessage, res: ServerResponse) =>
   const address = server.address() as { port: number };
   const host = `127.0.0.1:${address.port}`;
   return {
+    server,
     host,
     url: `http://${host}`,
     async close() {
@@ -446,6 +449,26 @@ test('a server that never answers fails with a headers timeout', async () => {
     await client.close();
     assert.instance(err, RegistryTimeoutError);
     assert.is(err.message, `registry ${mock.host} did not answer within 0.2 s`);
+  } finally {
+    await mock.close();
+  }
+});
+
+test('a registry that never answers is not waited for five times: the first contact is tried once per scheme', async () => {
+  let connections = 0;
+  const mock = await startMock(() => {}); // accepts, never answers
+  mock.server.on('connection', () => connections++);
+  try {
+    const client = new RegistryClient({ registry: mock.host, insecure: true, headersTimeoutMs: 400, tries: 5, backoffMs: 10 });
+    const started = Date.now();
+    const err = await rejection(client.getManifest('a/b', 'latest'), 'silent server');
+    const elapsed = Date.now() - started;
+    await client.close();
+    assert.instance(err, RegistrySilentError);
+    assert.is((err as RegistrySilentError).userMessage(), `registry ${mock.host} did not answer within 0.4 s (check that the registry is up and reachable from this machine)`);
+    // https (refused by the plain http server at once) and http (silent, one timeout): five timeouts would take 2 s
+    assert.ok(elapsed < 1500, `gave up after ${elapsed} ms`);
+    assert.ok(connections <= 7, `${connections} connections`);
   } finally {
     await mock.close();
   }
