@@ -166,8 +166,8 @@ static _Noreturn void outer_fail(const char *stage, int errsv, const char *forma
   vsnprintf(message, sizeof message, format, args);
   va_end(args);
   pty_restore();
-  if (errsv != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", message, strerror(errsv));
-  else fprintf(stderr, HELPER_NAME ": %s\n", message);
+  if (status_fd < 0 && errsv != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", message, strerror(errsv));
+  else if (status_fd < 0) fprintf(stderr, HELPER_NAME ": %s\n", message);
   status_error(status_fd, stage, errsv, message);
   _exit(EXIT_HELPER);
 }
@@ -383,8 +383,9 @@ void exec_main(int argc, char **argv) {
   int failure = 0;
   while (report_read(ch.report[0], &r) == 1) {
     if (r.type != REPORT_ERROR) continue;
-    if (r.value != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", r.message, strerror(r.value));
-    else fprintf(stderr, HELPER_NAME ": %s\n", r.message);
+    /* with a status fd the caller words the error for the user, once */
+    if (status_fd < 0 && r.value != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", r.message, strerror(r.value));
+    else if (status_fd < 0) fprintf(stderr, HELPER_NAME ": %s\n", r.message);
     status_error(status_fd, r.stage, r.value, r.message);
     failure = r.exit_code;
   }

@@ -401,8 +401,8 @@ static struct monitor *monitor; /* for outer_fail: set once opened */
 /* A failure of P itself: one line on stderr, an error event, exit 125. */
 static _Noreturn void outer_fail(const char *stage, int errsv, const char *message) {
   pty_restore();
-  if (errsv != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", message, strerror(errsv));
-  else fprintf(stderr, HELPER_NAME ": %s\n", message);
+  if (status_fd < 0 && errsv != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", message, strerror(errsv));
+  else if (status_fd < 0) fprintf(stderr, HELPER_NAME ": %s\n", message);
   status_error(status_fd, stage, errsv, message);
   if (monitor != NULL) monitor_abort(monitor);
   if (namespace_root > 0) kill(namespace_root, SIGKILL);
@@ -572,8 +572,9 @@ void run_main(int argc, char **argv) {
       status_overlay_fallback(status_fd, r.value);
     } else if (r.type == REPORT_ERROR) {
       pty_restore();
-      if (r.value != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", r.message, strerror(r.value));
-      else fprintf(stderr, HELPER_NAME ": %s\n", r.message);
+      /* with a status fd the caller words the error for the user, once */
+      if (status_fd < 0 && r.value != 0) fprintf(stderr, HELPER_NAME ": %s: %s\n", r.message, strerror(r.value));
+      else if (status_fd < 0) fprintf(stderr, HELPER_NAME ": %s\n", r.message);
       status_error(status_fd, r.stage, r.value, r.message);
       failure = r.exit_code;
     }

@@ -161,15 +161,24 @@ export { kernelVersion, nativeOverlayInUserns } from '../runtime/overlay.js';
 /** Why the kernel refuses unprivileged user namespaces, and the fix; undefined when its switches allow them. */
 export function usernsSwitches(values: { unprivilegedClone?: string; maxUserNamespaces?: string; apparmorRestrict?: string }): string | undefined {
   if (values.unprivilegedClone?.trim() === '0') {
-    return 'kernel.unprivileged_userns_clone is 0: run sysctl -w kernel.unprivileged_userns_clone=1 (and set it in /etc/sysctl.d/)';
+    return 'kernel.unprivileged_userns_clone is 0: run sysctl -w kernel.unprivileged_userns_clone=1, and set it in /etc/sysctl.d/';
   }
   if (values.maxUserNamespaces?.trim() === '0') {
-    return 'user.max_user_namespaces is 0: run sysctl -w user.max_user_namespaces=15000 (and set it in /etc/sysctl.d/)';
+    return 'user.max_user_namespaces is 0: run sysctl -w user.max_user_namespaces=15000, and set it in /etc/sysctl.d/';
   }
   if (values.apparmorRestrict?.trim() === '1') {
     return 'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1): add an AppArmor profile allowing userns for tsbox-helper, or run sysctl -w kernel.apparmor_restrict_unprivileged_userns=0';
   }
   return undefined;
+}
+
+/** usernsSwitches() of this host's (or this user namespace's) sysctls. */
+export function hostUsernsSwitches(): string | undefined {
+  return usernsSwitches({
+    unprivilegedClone: read('/proc/sys/kernel/unprivileged_userns_clone'),
+    maxUserNamespaces: read('/proc/sys/user/max_user_namespaces'),
+    apparmorRestrict: read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
+  });
 }
 
 function idMaps(ranges: IdRange[]): IdMap[] {
@@ -281,11 +290,7 @@ export async function hostInfo(): Promise<Info> {
   }
 
   // user namespaces: the kernel's switches first (their fix is precise), else what the probe says
-  const switches = usernsSwitches({
-    unprivilegedClone: read('/proc/sys/kernel/unprivileged_userns_clone'),
-    maxUserNamespaces: read('/proc/sys/user/max_user_namespaces'),
-    apparmorRestrict: read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
-  });
+  const switches = hostUsernsSwitches();
   const probeError = await usernsProbe;
   const usernsReason = switches ?? (probeError ? `a user namespace cannot be made: ${probeError}` : '');
   if (usernsReason) hints.push(usernsReason);

@@ -17,7 +17,7 @@ import { ContainerNotFoundError, type ContainerStore } from './containers.js';
 import { helperArgs } from './helper-args.js';
 import { containerOverlay, markFuse, onFuseFallback } from './overlay.js';
 import { startContainerNetwork } from './network.js';
-import { exitCodeOf, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
+import { exitCodeOf, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { containerMapping } from './start.js';
 import { currentMapping, findMappingTools } from '../userns/mapping.js';
 import type { ContainerRecord } from './spec.js';
@@ -129,6 +129,7 @@ export async function startContainer(containers: ContainerStore, id: string, opt
 
   let network: Awaited<ReturnType<typeof startContainerNetwork>> | undefined;
   const errors: string[] = [];
+  const wording: Array<Promise<void>> = [];
   const release = () => {
     for (const pipe of [stderrPipe, statusPipe, argsPipe, syncPipe]) pipe.destroy();
     child.unref();
@@ -176,22 +177,26 @@ export async function startContainer(containers: ContainerStore, id: string, opt
       };
       readEvents(statusPipe, (event: HelperEvent) => {
         if (event.event === 'pid') void onPid(event.pid);
-        else if (event.event === 'error') errors.push(event.message);
+        else if (event.event === 'error') wording.push(helperErrorText(event).then((text) => void errors.push(text)));
         else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
         else if (event.event === 'started' && !settled) {
           settled = true;
           resolve();
         } else if (event.event === 'exit' && !settled) {
           const code = event.signal !== undefined ? 128 + event.signal : (event.code ?? 125);
-          fail(new ContainerStartError(errors.at(-1) ?? `the container exited with ${code} before it started`, { exitCode: errors.length ? code : 125 }));
+          void Promise.all(wording).then(() =>
+            fail(new ContainerStartError(errors.at(-1) ?? `the container exited with ${code} before it started`, { exitCode: errors.length ? code : 125 })),
+          );
         }
       }, reporter);
       child.on('error', (err) => fail(helperNotRunnable(path, err)));
       child.on('close', (code, signal) => {
         if (settled) return;
         const status = exitCodeOf(code, signal);
-        const why = errors.at(-1) ?? (stderr.trim().split('\n').pop() || `the helper exited with ${status}`);
-        fail(new ContainerStartError(why.replace(/^tsbox-helper: /, ''), { exitCode: status >= 126 && status <= 127 ? status : 125 }));
+        void Promise.all(wording).then(() => {
+          const why = errors.at(-1) ?? (stderr.trim().split('\n').pop() || `the helper exited with ${status}`);
+          fail(new ContainerStartError(why.replace(/^tsbox-helper: /, ''), { exitCode: status >= 126 && status <= 127 ? status : 125 }));
+        });
       });
     });
   } catch (err) {

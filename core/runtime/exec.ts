@@ -16,7 +16,7 @@ import { silentReporter, type Reporter } from '../progress.js';
 import { helperPath } from '../userns/helper.js';
 import { readState } from '../container/state.js';
 import type { ContainerStore } from './containers.js';
-import { exitCodeOf, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
+import { exitCodeOf, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { expandEnvEntry, mergeEnv, parseEnvFile, SpecError, type ContainerSpec } from './spec.js';
 import { debugHelperStart } from './debug.js';
 
@@ -127,8 +127,11 @@ export async function execInContainer(containers: ContainerStore, id: string, re
 }
 
 async function runAttached(child: ReturnType<typeof spawn>, path: string, reporter: Reporter, statusPipe: Readable): Promise<number> {
+  let helperError: (HelperEvent & { event: 'error' }) | undefined;
   readEvents(statusPipe, (event: HelperEvent) => {
-    if (event.event === 'error') reporter.debug(`helper: ${event.stage}: ${event.message}`);
+    if (event.event !== 'error') return;
+    reporter.debug(`helper: ${event.stage}: ${event.message}`);
+    helperError ??= event;
   }, reporter);
   const forwards = FORWARDED_SIGNALS.map((signal) => {
     const forward = () => child.kill(signal);
@@ -136,24 +139,22 @@ async function runAttached(child: ReturnType<typeof spawn>, path: string, report
     return () => process.off(signal, forward);
   });
   try {
-    return await new Promise<number>((resolve, reject) => {
+    const code = await new Promise<number>((resolve, reject) => {
       child.on('error', (err) => reject(helperNotRunnable(path, err)));
       child.on('close', (code, signal) => resolve(exitCodeOf(code, signal)));
     });
+    // the command did not run: the reason on one line (the helper printed nothing), podman's 125/126/127
+    if (helperError && code >= 125 && code <= 127) throw new TsboxError(await helperErrorText(helperError), { exitCode: code });
+    return code;
   } finally {
     forwards.forEach((off) => off());
   }
 }
 
-/** The helper's errno names as strerror words, for the few an exec meets. */
-function describeErrno(name: string): string {
-  const words: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', ENOTDIR: 'not a directory', ENOEXEC: 'exec format error' };
-  return words[name] ?? name;
-}
-
 /** Waits for the helper's started event (or its failure), then lets it go on alone. */
 async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readable, path: string, reporter: Reporter): Promise<number> {
   const errors: string[] = [];
+  const wording: Array<Promise<void>> = [];
   try {
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -163,7 +164,7 @@ async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readab
         reject(err);
       };
       readEvents(statusPipe, (event: HelperEvent) => {
-        if (event.event === 'error') errors.push(event.errno ? `${event.message}: ${describeErrno(event.errno)}` : event.message);
+        if (event.event === 'error') wording.push(helperErrorText(event).then((text) => void errors.push(text)));
         else if (event.event === 'started' && !settled) {
           settled = true;
           resolve();
@@ -173,7 +174,9 @@ async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readab
       // 'close' comes after the status pipe's end: a started event has been seen by then
       child.on('close', (code, signal) => {
         const status = exitCodeOf(code, signal);
-        fail(new TsboxError(errors.at(-1) ?? `the exec session ended with ${status} before its command started`, { exitCode: status >= 126 && status <= 127 ? status : 125 }));
+        void Promise.all(wording).then(() =>
+          fail(new TsboxError(errors.at(-1) ?? `the exec session ended with ${status} before its command started`, { exitCode: status >= 126 && status <= 127 ? status : 125 })),
+        );
       });
     });
   } finally {

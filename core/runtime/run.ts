@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { getSystemErrorMap } from 'node:util';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
 import { helperPath } from '../userns/helper.js';
@@ -91,10 +92,47 @@ function readEvents(stream: Readable, onEvent: (event: HelperEvent) => void, rep
   stream.on('error', () => {});
 }
 
+/** An errno name as the words strerror gives (libuv's, lower case). */
+export function describeErrno(name: string): string {
+  for (const [, [errName, words]] of getSystemErrorMap()) if (errName === name) return words;
+  return name;
+}
+
+/**
+ * The one line for the user about a failure the helper reported before the
+ * command ran (it prints nothing itself when it has a status fd), worded as
+ * podman words the same failures. Async: a refused user namespace looks up
+ * the kernel switch that refuses it.
+ */
+export async function helperErrorText(event: { stage: string; errno?: string; message: string }): Promise<string> {
+  const { stage, errno, message } = event;
+  const notFound = /^(.*): command not found$/.exec(message);
+  if (stage === 'exec' && notFound) {
+    const command = notFound[1]!;
+    return command.includes('/')
+      ? `executable file \`${command}\` not found: no such file or directory`
+      : `executable file \`${command}\` not found in $PATH: no such file or directory`;
+  }
+  const line = errno ? `${message}: ${describeErrno(errno)}` : message;
+  if (stage === 'userns' && errno) {
+    const { hostUsernsSwitches } = await import('../host/info.js');
+    const fix = hostUsernsSwitches();
+    if (fix) return `${line} (${fix})`;
+  }
+  return line;
+}
+
 function helperNotRunnable(path: string, err: unknown): TsboxError {
   const code = (err as NodeJS.ErrnoException).code;
   const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'permission denied' : String(err);
   return new TsboxError(`cannot run the helper ${path}: ${why}`, { hint: 'build it with `npm run build`, or point TSBOX_HELPER at it', cause: err });
+}
+
+export interface RunResult {
+  /** the exit status (see runContainer) */
+  code: number;
+  /** why the command did not run, for the user (the helper itself printed nothing) */
+  helperError?: string;
 }
 
 /**
@@ -104,7 +142,7 @@ function helperNotRunnable(path: string, err: unknown): TsboxError {
  */
 export { readEvents, helperNotRunnable, exitCodeOf };
 
-export async function runContainer(spec: ContainerSpec, options: RunContainerOptions): Promise<number> {
+export async function runContainer(spec: ContainerSpec, options: RunContainerOptions): Promise<RunResult> {
   const reporter = options.reporter ?? silentReporter;
   const { paths } = options;
   const gated = options.startNetwork !== undefined || options.beforeStart !== undefined;
@@ -162,10 +200,13 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
       syncPipe.destroy(); // EOF: the helper aborts before exec
     }
   };
+  let helperError: { stage: string; errno?: string; message: string } | undefined;
   readEvents(pipes[STATUS_FD] as Readable, (event) => {
     if (event.event === 'pid') void onPid(event.pid);
-    else if (event.event === 'error') reporter.debug(`helper: ${event.stage}: ${event.message}`);
-    else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
+    else if (event.event === 'error') {
+      reporter.debug(`helper: ${event.stage}: ${event.message}`);
+      helperError ??= event;
+    } else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
   }, reporter);
 
   try {
@@ -173,8 +214,10 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
       child.on('error', (err) => reject(helperNotRunnable(path, err)));
       child.on('close', (code, signal) => resolve(exitCodeOf(code, signal)));
     });
+    // our own failure (the network) first: the helper's is then only its consequence
     if (failure) throw failure;
-    return code;
+    if (helperError && code >= 125 && code <= 127) return { code, helperError: await helperErrorText(helperError) };
+    return { code };
   } finally {
     forwards.forEach((off) => off());
     if (network) await Promise.resolve(network.stop()).catch((err) => reporter.warn(`stopping the network: ${(err as Error).message}`));

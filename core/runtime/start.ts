@@ -239,7 +239,7 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
     mark('helper starting');
     const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
     let network: RunningNetworkInfo | undefined;
-    const code = await runContainer(spec, {
+    const { code, helperError } = await runContainer(spec, {
       paths,
       layersDir: store.layout.layersDir,
       ...(overlay ? { overlay } : {}),
@@ -287,6 +287,8 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
         Network: undefined,
       }));
     }
+    // 126/127 (and 125) as podman: the container's status, and the reason on one line
+    if (helperError) throw new TsboxError(helperError, { exitCode: code });
     return code;
   } finally {
     if (request.remove) await removeAfterRun(containers, record, paths, reporter);

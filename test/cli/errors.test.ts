@@ -14,7 +14,7 @@ import { initialState, processStartTime, writeState, type ContainerState } from 
 import { buildMapping } from '../../core/userns/mapping.js';
 import { usernsSwitches } from '../../core/host/info.js';
 import { detachedRuntimeWarning } from '../../core/host/linger.js';
-import { runTsbox, tempStore } from '../lib/tsbox.js';
+import { TSBOX_BIN, runProgram, runTsbox, tempStore } from '../lib/tsbox.js';
 
 let temp: ReturnType<typeof tempStore>;
 let containers: ContainerStore;
@@ -112,11 +112,25 @@ test('an image that is not in the store, with --pull never', async () => {
 test('user namespaces refused by the kernel: the switch that refuses them and the sysctl that allows them', () => {
   assert.is(
     usernsSwitches({ unprivilegedClone: '0\n' }),
-    'kernel.unprivileged_userns_clone is 0: run sysctl -w kernel.unprivileged_userns_clone=1 (and set it in /etc/sysctl.d/)',
+    'kernel.unprivileged_userns_clone is 0: run sysctl -w kernel.unprivileged_userns_clone=1, and set it in /etc/sysctl.d/',
   );
-  assert.is(usernsSwitches({ maxUserNamespaces: '0\n' }), 'user.max_user_namespaces is 0: run sysctl -w user.max_user_namespaces=15000 (and set it in /etc/sysctl.d/)');
+  assert.is(usernsSwitches({ maxUserNamespaces: '0\n' }), 'user.max_user_namespaces is 0: run sysctl -w user.max_user_namespaces=15000, and set it in /etc/sysctl.d/');
   assert.match(usernsSwitches({ apparmorRestrict: '1\n' })!, /^AppArmor restricts unprivileged user namespaces .*sysctl -w kernel.apparmor_restrict_unprivileged_userns=0$/);
   assert.is(usernsSwitches({ unprivilegedClone: '1', maxUserNamespaces: '15000', apparmorRestrict: '0' }), undefined);
+});
+
+test('user namespaces used up at run time: the helper\'s errno and the sysctl that allows them', async () => {
+  // a user namespace of our own whose limit of nested user namespaces is 0, where tsbox runs
+  const root = join(temp.root, 'empty-root');
+  mkdirSync(root, { recursive: true });
+  const script = `echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -- "$1" run --rm --network none --rootfs "$2" /bin/true`;
+  const r = await runProgram('unshare', ['--user', '--map-root-user', 'sh', '-c', script, process.execPath, TSBOX_BIN, root], {
+    env: { ...process.env, ...temp.env },
+    timeoutMs: 30_000,
+  });
+  assert.is(r.code, 125, r.stderr);
+  assert.match(r.stderr, /\nError: cannot create a user namespace: no space left on device \(user\.max_user_namespaces is 0: run sysctl -w user\.max_user_namespaces=15000, and set it in \/etc\/sysctl\.d\/\)\n$/);
+  assert.not.match(r.stderr, /tsbox-helper:/);
 });
 
 test('no subordinate ids: the warning names the file and the line to add', () => {

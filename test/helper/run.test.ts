@@ -99,6 +99,14 @@ const noFull = noRun ?? (fullMapping ? undefined : `no subordinate id mapping: $
 
 const testIf = conditionalTest(test);
 
+/** With a status fd the helper prints nothing on stderr: its last error event's message. */
+function lastError(r: { status: Record<string, unknown>[]; stderr: string }): string {
+  assert.is(r.stderr, '', 'nothing on stderr besides the error event');
+  const error = r.status.filter((e) => e.event === 'error').at(-1);
+  return error ? `${String(error.message)}${error.errno ? ` (${String(error.errno)})` : ''}` : '';
+}
+
+
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
 testIf(noRun, 'runs id as root in the container with the full uid map', async () => {
@@ -119,7 +127,7 @@ testIf(noFull, '--user 1000 and --user app set uid, gid, groups and HOME from th
   assert.is(byName.stdout, '1000\n2000\n/elsewhere\n');
   const unknown = await run(['--user', 'nobody-here'], ['true']);
   assert.is(unknown.code, 125);
-  assert.match(unknown.stderr, /unable to find user nobody-here/);
+  assert.match(lastError(unknown), /unable to find user nobody-here/);
 });
 
 testIf(noRun, 'sets the hostname, the environment and the working directory', async () => {
@@ -247,10 +255,10 @@ testIf(noRun, 'exit statuses: the command\'s, 126 not executable, 127 not found,
   assert.equal(three.status.at(-1), { event: 'exit', code: 3 });
   const notFound = await run([], ['no-such-command']);
   assert.is(notFound.code, 127);
-  assert.match(notFound.stderr, /^tsbox-helper: no-such-command: command not found/);
+  assert.is(lastError(notFound), 'no-such-command: command not found (ENOENT)');
   const notExec = await run([], ['/etc/passwd']);
   assert.is(notExec.code, 126);
-  assert.match(notExec.stderr, /cannot run \/etc\/passwd: Permission denied/);
+  assert.is(lastError(notExec), 'cannot run /etc/passwd (EACCES)');
 
   const h = startHelper([], ['sleep', '30']);
   const pid = await withTimeout(waitForEvent(h, 'pid'), 10_000, 'pid event');
@@ -362,10 +370,10 @@ testIf(noRun, 'a closed sync fd aborts with 125 before the command runs', async 
   assert.is(r.status.at(-1)!.stage, 'sync');
 });
 
-testIf(noRun, 'a failed mount is one error event with stage and errno, one stderr line, exit 125', async () => {
+testIf(noRun, 'a failed mount is one error event with stage and errno, nothing on stderr, exit 125', async () => {
   const r = await run(['--bind', join(work, 'no-such-dir'), '/mnt'], ['true']);
   assert.is(r.code, 125);
-  assert.is(r.stderr, `tsbox-helper: open bind source ${join(work, 'no-such-dir')}: No such file or directory\n`);
+  assert.is(r.stderr, '');
   assert.equal(r.status, [{ event: 'error', stage: 'mount', errno: 'ENOENT', message: `open bind source ${join(work, 'no-such-dir')}` }]);
 });
 
@@ -417,7 +425,7 @@ testIf(noRun, 'hostile: a symlinked /etc/passwd pointing to a host file is read 
   mkdirSync(m);
   const r = await run(['--user', 'hostonly'], ['id'], [], ['--rootfs', dir, m, '--setenv', 'PATH', '/bin']);
   assert.is(r.code, 125);
-  assert.match(r.stderr, /unable to find user hostonly/);
+  assert.match(lastError(r), /unable to find user hostonly/);
 });
 
 testIf(noRun ?? (existsSync('/usr/bin/script') ? undefined : 'script(1) is not installed'), '--tty gives the command a pty of the container\'s devpts', async () => {

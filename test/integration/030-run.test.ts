@@ -132,6 +132,12 @@ test('exit statuses: the command\'s, 128+N for a signal, 127 not found, 126 not 
     const r = await run(context, ['--rm', ...options, 'alpine', ...command]);
     assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`);
   }
+  // the reason on one line, as run -d, exec and exec -d word it (podman's words)
+  const missing = await run(context, ['--rm', 'alpine', 'nosuchcommand']);
+  assert.is(missing.stderr, 'Error: executable file `nosuchcommand` not found in $PATH: no such file or directory\n');
+  const notExecutable = await run(context, ['--rm', 'alpine', '/etc/passwd']);
+  assert.is(notExecutable.stderr, 'Error: cannot run /etc/passwd: permission denied\n');
+  assert.equal(leftContainers(context).dirs, []);
 });
 
 test('options after the image belong to the command', async (context) => {

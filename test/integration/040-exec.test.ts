@@ -106,7 +106,10 @@ test('-d starts the command in the background and prints nothing', async (contex
   await waitFor(async () => ((await tsbox(context, ['exec', 'web', 'cat', '/tmp/detached'])).stdout === 'done\n' ? true : undefined), 10_000, 'the detached command');
   const missing = await tsbox(context, ['exec', '-d', 'web', 'nosuchcommand']);
   assert.is(missing.code, 127);
-  assert.match(missing.stderr, /nosuchcommand: command not found/);
+  assert.is(missing.stderr, 'Error: executable file `nosuchcommand` not found in $PATH: no such file or directory\n');
+  const attached = await tsbox(context, ['exec', 'web', '/etc/passwd']);
+  assert.is(attached.code, 126);
+  assert.is(attached.stderr, 'Error: cannot run /etc/passwd: permission denied\n');
 });
 
 test('-l acts on the latest container; a missing container and a stopped one are errors (125)', async (context) => {

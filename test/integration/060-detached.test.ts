@@ -123,10 +123,11 @@ test('run -d: prints the id, runs in the background under a monitor, logs both s
 test('run -d of a command that cannot run fails as run does (127, 126) and says why', async (context) => {
   const missing = await tsbox(context, ['run', '-d', '--network', 'none', 'busybox', 'nosuchcommand']);
   assert.is(missing.code, 127, missing.stderr);
-  assert.match(missing.stderr, /nosuchcommand: command not found/);
+  assert.is(missing.stderr, 'Error: executable file `nosuchcommand` not found in $PATH: no such file or directory\n');
   assert.is(missing.stdout, '');
   const notExecutable = await tsbox(context, ['run', '-d', '--network', 'none', 'busybox', '/etc/passwd']);
   assert.is(notExecutable.code, 126, notExecutable.stderr);
+  assert.is(notExecutable.stderr, 'Error: cannot run /etc/passwd: permission denied\n');
 });
 
 test('create, then start -a: output on the right streams and the exit status; start -ai feeds stdin', async (context) => {
