@@ -17,7 +17,8 @@
 # runuser: both tools are measured rootless. As an ordinary user, as that user.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+REPO=$BENCH_REPO
 ROUNDS=3
 SIZE_MB=1024
 LAYERS=5
@@ -37,80 +38,16 @@ while [ $# -gt 0 ]; do
 done
 PULL_TIMEOUT=${TSBOX_BENCH_PULL_TIMEOUT:-900}
 
-say() { printf '== %s\n' "$*" >&2; }
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
-BENCH_USER=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-  BENCH_USER=${TSBOX_BENCH_USER:-tsboxtest}
-  id "$BENCH_USER" >/dev/null 2>&1 || { echo "bench/pull.sh: user $BENCH_USER does not exist (create it, or run npm test once as root)" >&2; exit 1; }
-fi
-BENCH_HOME=$(getent passwd "$BENCH_USER" | cut -d: -f6)
+bench_init pull
+bench_require docker-registry podman skopeo -- docker-registry podman skopeo node
 CACHE=${TSBOX_BENCH_CACHE:-$HOME/.cache/tsbox-bench}
-
-# A command prefix that runs as the benchmark user with a clean environment,
-# plus the variables given as NAME=VALUE before the command.
-AS_USER=(env -i HOME="$BENCH_HOME" USER="$BENCH_USER" LOGNAME="$BENCH_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin)
-[ "$(id -u)" = 0 ] && AS_USER=(runuser -u "$BENCH_USER" -- "${AS_USER[@]}")
-as_user() { "${AS_USER[@]}" "$@"; }
-
-WORK=$(mktemp -d /tmp/tsbox-bench.XXXXXX)
-chmod 0755 "$WORK"
-REGISTRY_PID=
-PAUSE_PIDS=()
-COMMON_ENV=()
-cleanup() {
-  [ -n "$REGISTRY_PID" ] && kill "$REGISTRY_PID" 2>/dev/null || true
-  if [ "$(id -u)" != 0 ] && [ -d "$WORK/user" ]; then
-    # Files in a rootless store belong to subordinate ids: only the user's namespace can remove them.
-    remove_as_user "$WORK/user"/*-[0-9]*
-  fi
-  # podman's rootless pause process, started by our pulls (and by remove_as_user).
-  record_pause_pid
-  for p in "${PAUSE_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK" 2>/dev/null || true
-}
-trap cleanup EXIT
-
-# ---- the registry
-mkdir -p "$WORK/registry"
-cat >"$WORK/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry/data
-http:
-  addr: 127.0.0.1:0
-  secret: tsbox-bench
-EOF
-/usr/bin/docker-registry serve "$WORK/registry/config.yml" 2>"$WORK/registry/log" &
-REGISTRY_PID=$!
-HOST=
-for _ in $(seq 1 150); do
-  HOST=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$WORK/registry/log" | head -1 | sed 's/listening on //') || true
-  [ -n "$HOST" ] && break
-  kill -0 "$REGISTRY_PID" 2>/dev/null || { cat "$WORK/registry/log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$HOST" ] || { echo "bench/pull.sh: docker-registry did not start in 15 s" >&2; exit 1; }
-say "registry on $HOST"
-
-# ---- a snapshot of tsbox: a rebuild of the working tree during the run
-# must not change what is measured, and the user may not read the clone.
-if [ ! -f "$REPO/dist/bench/push-big-image.js" ]; then
-  say "building tsbox"
-  (cd "$REPO" && npm run -s build) || true
-fi
-TSBOX_DIR="$WORK/tsbox"
-mkdir -p "$TSBOX_DIR"
-cp -a "$REPO/package.json" "$REPO/bin" "$REPO/dist" "$REPO/node_modules" "$REPO/native-helper" "$TSBOX_DIR/"
-chmod -R a+rX "$TSBOX_DIR"
-TSBOX_REVISION=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$REPO" diff --quiet HEAD -- core cli native-helper 2>/dev/null || TSBOX_REVISION="$TSBOX_REVISION+changes"
+bench_workdir
+trap bench_cleanup EXIT
+bench_start_registry
+bench_snapshot_tsbox
+TSBOX_DIR=$TSBOX
 
 # ---- the image
 say "building (or reusing) a ${SIZE_MB} MiB image in $LAYERS layers under $CACHE, pushing it"
@@ -120,40 +57,9 @@ json() { node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; consol
 REF=$(json reference)
 say "image $REF: $(json layers) layers, $(( $(json compressedBytes) / 1048576 )) MiB compressed, $(( $(json unpackedBytes) / 1048576 )) MiB unpacked (build $(json buildSeconds) s, push $(json pushSeconds) s)"
 
-# ---- configuration shared by the tools: the registry is plain HTTP
-mkdir -p "$WORK/user"
-cat >"$WORK/user/registries.conf" <<EOF
-unqualified-search-registries = []
-
-[[registry]]
-location = "$HOST"
-insecure = true
-EOF
-cat >"$WORK/user/policy.json" <<EOF
-{"default": [{"type": "insecureAcceptAnything"}]}
-EOF
-cat >"$WORK/user/containers.conf" <<EOF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-# For `podman unshare` when cleaning up: a store of its own, not the user's.
-cat >"$WORK/user/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$WORK/user/podman-scratch/graph"
-runroot = "$WORK/user/podman-scratch/run"
-EOF
-mkdir -p "$WORK/user/xdg-runtime"
-chmod 0700 "$WORK/user/xdg-runtime"
-[ "$(id -u)" = 0 ] && chown -R "$BENCH_USER": "$WORK/user"
-
-COMMON_ENV=(
-  XDG_RUNTIME_DIR="$WORK/user/xdg-runtime"
-  CONTAINERS_REGISTRIES_CONF="$WORK/user/registries.conf"
-  CONTAINERS_CONF="$WORK/user/containers.conf"
-  TMPDIR="$WORK/user"
-)
+# ---- configuration shared by the tools (the per-round stores are set below)
+bench_podman_conf
+COMMON_ENV=(TMPDIR="$WORK/user")
 
 # Runs one timed pull as the user; sets RESULT to the seconds, or "failed" (its log stays in $WORK/user).
 RESULT=
@@ -190,12 +96,7 @@ runroot = "$d/run"
 EOF
   timed "podman-$1" "${COMMON_ENV[@]}" CONTAINERS_STORAGE_CONF="$d/storage.conf" XDG_CONFIG_HOME="$d/config" XDG_DATA_HOME="$d/data" \
     podman pull --quiet "$REF"
-  record_pause_pid
-}
-
-record_pause_pid() {
-  local pause="$WORK/user/xdg-runtime/libpod/tmp/pause.pid"
-  if [ -f "$pause" ]; then PAUSE_PIDS+=("$(cat "$pause")"); fi
+  bench_record_pause_pid
 }
 
 # rm -rf inside the user's namespace (as root, plain rm -rf does it).
@@ -203,8 +104,7 @@ remove_as_user() {
   if [ "$(id -u)" = 0 ]; then
     rm -rf "$@"
   else
-    as_user "${COMMON_ENV[@]}" CONTAINERS_STORAGE_CONF="$WORK/user/storage.conf" podman unshare rm -rf "$@" >/dev/null 2>&1 ||
-      rm -rf "$@" 2>/dev/null || true
+    as_user podman unshare rm -rf "$@" >/dev/null 2>&1 || rm -rf "$@" 2>/dev/null || true
   fi
 }
 

@@ -12,7 +12,8 @@
 # (crun refuses there). Results are appended to BENCHMARKS.md.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+REPO=$BENCH_REPO
 RUNS=20
 RECORD=yes
 COMMAND_LINE="bench/run.sh $*"
@@ -24,88 +25,16 @@ while [ $# -gt 0 ]; do
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-say() { printf '== %s\n' "$*" >&2; }
 
-if [ "$(id -u)" = 0 ]; then
-  missing=()
-  for p in hyperfine runc podman bubblewrap docker-registry skopeo; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-fi
-for tool in hyperfine podman bwrap docker-registry node; do
-  command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is not installed" >&2; exit 1; }
-done
-
-BENCH_USER=$(id -un)
-[ "$(id -u)" = 0 ] && BENCH_USER=${TSBOX_BENCH_USER:-tsboxtest}
-BENCH_HOME=$(getent passwd "$BENCH_USER" | cut -d: -f6)
-WORK=$(mktemp -d /tmp/tbr.XXXXXX)  # short: conmon's socket paths must fit in 108 bytes
-chmod 0755 "$WORK"
-REGISTRY_PID=
-cleanup() {
-  [ -n "$REGISTRY_PID" ] && kill "$REGISTRY_PID" 2>/dev/null || true
-  as_user env XDG_RUNTIME_DIR="$WORK/user/x" CONTAINERS_CONF="$WORK/user/containers.conf" \
-    CONTAINERS_STORAGE_CONF="$WORK/user/storage.conf" podman system reset --force >/dev/null 2>&1 || true
-  as_user node "$TSBOX/bin/tsbox" unshare rm -rf "$WORK/user" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# A snapshot of tsbox, so a rebuild of the working tree cannot change it mid-run.
-TSBOX="$WORK/tsbox"
-mkdir -p "$TSBOX"
-cp -a "$REPO/bin" "$REPO/dist" "$REPO/native-helper" "$REPO/node_modules" "$REPO/package.json" "$TSBOX/"
-
-mkdir -p "$WORK/user/x"
-chmod 0700 "$WORK/user/x"
-[ "$(id -u)" = 0 ] && chown -R "$BENCH_USER": "$WORK/user"
-USER_ENV=(env -i HOME="$BENCH_HOME" USER="$BENCH_USER" LOGNAME="$BENCH_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-  XDG_RUNTIME_DIR="$WORK/user/x" TSBOX_ROOT="$WORK/user/tsbox"
-  CONTAINERS_REGISTRIES_CONF="$WORK/user/registries.conf" CONTAINERS_CONF="$WORK/user/containers.conf"
-  CONTAINERS_STORAGE_CONF="$WORK/user/storage.conf")
-AS_USER=("${USER_ENV[@]}")
-[ "$(id -u)" = 0 ] && AS_USER=(runuser -u "$BENCH_USER" -- "${USER_ENV[@]}")
-as_user() { "${AS_USER[@]}" "$@"; }
-
-# ---- a registry on loopback with the busybox fixture
-mkdir -p "$WORK/registry"
-printf 'version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:0\n  secret: bench\n' \
-  "$WORK/registry/data" >"$WORK/registry/config.yml"
-docker-registry serve "$WORK/registry/config.yml" 2>"$WORK/registry/log" &
-REGISTRY_PID=$!
-HOST=
-for _ in $(seq 1 100); do
-  HOST=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$WORK/registry/log" | head -1 | cut -d' ' -f3) || true
-  [ -n "$HOST" ] && break
-  sleep 0.1
-done
-[ -n "$HOST" ] || { echo "bench/run.sh: docker-registry did not start" >&2; cat "$WORK/registry/log" >&2; exit 1; }
-REF=$(node "$REPO/dist/bench/push-fixture.js" --registry "$HOST" --name busybox)
+bench_init run
+bench_require hyperfine runc podman bubblewrap docker-registry skopeo -- hyperfine podman bwrap docker-registry node
+bench_workdir
+trap bench_cleanup EXIT
+bench_snapshot_tsbox
+bench_start_registry
+REF=$(node "$TSBOX/dist/bench/push-fixture.js" --registry "$HOST" --name busybox)
 say "image $REF"
-
-cat >"$WORK/user/registries.conf" <<CONF
-unqualified-search-registries = []
-[[registry]]
-location = "$HOST"
-insecure = true
-CONF
-cat >"$WORK/user/containers.conf" <<CONF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-CONF
-cat >"$WORK/user/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$WORK/user/p/graph"
-runroot = "$WORK/user/p/run"
-CONF
-[ "$(id -u)" = 0 ] && chown -R "$BENCH_USER": "$WORK/user"
+bench_podman_conf
 
 as_user node "$TSBOX/bin/tsbox" pull -q "$REF" >/dev/null
 as_user podman pull -q --tls-verify=false "$REF" >/dev/null
@@ -152,7 +81,7 @@ if [ "$RECORD" = yes ]; then
     printf 'Command: `%s` (as %s, rootless; hyperfine, %s runs after 3 warm-ups)  \n' "$COMMAND_LINE" "$BENCH_USER" "$RUNS"
     printf 'Machine: %s CPUs, Linux %s; image: the busybox fixture from a registry on 127.0.0.1  \n' "$(nproc)" "$(uname -r)"
     printf 'Versions: tsbox %s (%s), %s, runc %s, bwrap %s, node %s\n\n' "$(node -p "require('$REPO/package.json').version")" \
-      "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" "$(podman --version)" \
+      "$TSBOX_REVISION" "$(podman --version)" \
       "$(runc --version | head -1 | awk '{print $3}')" "$(bwrap --version | awk '{print $2}')" "$(node --version)"
     echo "$REPORT"
   } >>"$REPO/BENCHMARKS.md"
