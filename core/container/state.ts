@@ -99,7 +99,8 @@ function lockPath(containers: ContainerStore, id: string): string {
 
 async function readRaw(containers: ContainerStore, id: string): Promise<ContainerState> {
   try {
-    return { ...initialState(), ...(JSON.parse(await fs.readFile(statePath(containers, id), 'utf8')) as Partial<ContainerState>) };
+    // sync: small, and read for every container by ps (see ContainerStore.read)
+    return { ...initialState(), ...(JSON.parse(readFileSync(statePath(containers, id), 'utf8')) as Partial<ContainerState>) };
   } catch (err) {
     // no state.json: a container made before states existed, or created and never started
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -112,7 +113,7 @@ async function readRaw(containers: ContainerStore, id: string): Promise<Containe
 
 export async function readExitFile(id: string): Promise<ExitRecord | undefined> {
   try {
-    const parsed = JSON.parse(await fs.readFile(runtimePaths(id).exit, 'utf8')) as Partial<ExitRecord>;
+    const parsed = JSON.parse(readFileSync(runtimePaths(id).exit, 'utf8')) as Partial<ExitRecord>;
     if (typeof parsed.exitCode !== 'number') return undefined;
     return { exitCode: parsed.exitCode, finishedAt: typeof parsed.finishedAt === 'string' ? parsed.finishedAt : new Date().toISOString() };
   } catch {

@@ -9,7 +9,7 @@
 // upper/ holds files owned by mapped ids, so removal happens inside the user
 // namespace (the helper's --remove-after-exit for --rm, else runInUserNamespace).
 // A separate lock from store.lock keeps `run` from waiting behind a pull's commits.
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TsboxError } from '../errors.js';
@@ -161,7 +161,8 @@ export class ContainerStore {
 
   async read(id: string): Promise<ContainerRecord | undefined> {
     try {
-      return JSON.parse(await fs.readFile(this.paths(id).config, 'utf8')) as ContainerRecord;
+      // sync: a few KB, and ps reads hundreds; the promise API costs several thread-pool trips per file
+      return JSON.parse(readFileSync(this.paths(id).config, 'utf8')) as ContainerRecord;
     } catch {
       return undefined;
     }
