@@ -191,11 +191,13 @@ export function normalizeSignal(value: string): string {
 async function pullWithTsbox(image: string, options: { platform?: string; tlsVerify?: boolean }): Promise<string> {
   const { spawn } = await import('node:child_process');
   const { ExitCode } = await import('./base.js');
+  const { MAPPING_WARNED_ENV } = await import('../core/userns/session.js');
   const args = [...process.execArgv, process.argv[1]!, 'pull'];
   if (options.platform) args.push('--platform', options.platform);
   if (options.tlsVerify !== undefined) args.push(`--tls-verify=${options.tlsVerify}`);
   args.push(image);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // run and create warn about the id mapping themselves: the pull need not say it again
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, [MAPPING_WARNED_ENV]: '1' } });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const code = await new Promise<number>((resolve, reject) => {

@@ -28,8 +28,12 @@ export function wrapError(context: string, err: unknown): TsboxError {
     const wrapped = new TsboxError(`${context}: ${err.message}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
     return wrapped;
   }
-  return new TsboxError(`${context}: ${describeSystemError(err)}`, { cause: err });
+  const full = (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC';
+  return new TsboxError(`${context}: ${describeSystemError(err)}`, { cause: err, ...(full ? { hint: DISK_FULL_HINT } : {}) });
 }
+
+/** What to do when the store's disk is full (the store is $TSBOX_ROOT or $XDG_DATA_HOME/tsbox). */
+export const DISK_FULL_HINT = 'free space on the store\'s disk: see tsbox system df, remove with tsbox system prune, or move the store with TSBOX_ROOT';
 
 /** Turns a Node system error into `what: strerror`-style text without the stack. */
 export function describeSystemError(err: unknown): string {

@@ -84,10 +84,10 @@ export class RmiCommand extends BaseCommand {
     await store.removeUnusedLayers();
     if (errors.length === 0) return 0;
     // Every error but the last is printed here; the last goes through BaseCommand like any error.
-    for (const err of errors.slice(0, -1)) this.context.stderr.write(`Error: ${err.message}\n`);
+    for (const err of errors.slice(0, -1)) this.context.stderr.write(`Error: ${err instanceof TsboxError ? err.userMessage() : err.message}\n`);
     const last = errors[errors.length - 1]!;
     if (notFound && errors.every((e) => e instanceof ImageNotFoundError)) {
-      throw new TsboxError(last.message, { exitCode: 1 });
+      throw new TsboxError(last.message, { exitCode: 1, ...(last instanceof TsboxError && last.hint ? { hint: last.hint } : {}) });
     }
     throw last;
   }

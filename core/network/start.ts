@@ -171,12 +171,16 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals | undefined
   clearTimeout(timer);
 }
 
+const PORT_IN_USE_HINT = 'is the port already in use? choose another host port with -p';
+
 function startError(backend: Backend, why: string, tail: OutputTail): TsboxError {
   const output = tail.lastLine();
   const hint =
     /\/dev\/net\/tun/.test(output) && /ermission/.test(output)
       ? '/dev/net/tun must be usable by everyone (mode 0666), as distributions ship it'
-      : undefined;
+      : /Failed to bind/.test(output)
+        ? PORT_IN_USE_HINT
+        : undefined;
   return new TsboxError(`${backend} failed to set up the network: ${output || why}`, hint ? { hint } : {});
 }
 
@@ -267,7 +271,7 @@ async function publishOnSlirp4netns(socketPath: string, ports: PortMapping[], ti
       if (answer.error) {
         const where = `${m.hostIp || '0.0.0.0'}:${m.hostPort + k}/${m.protocol}`;
         throw new TsboxError(`cannot publish ${where}: ${answer.error.desc ?? JSON.stringify(answer.error)}`, {
-          hint: 'is the port already in use? choose another host port with -p',
+          hint: PORT_IN_USE_HINT,
         });
       }
     }

@@ -114,6 +114,11 @@ export async function helperErrorText(event: { stage: string; errno?: string; me
       : `executable file \`${command}\` not found in $PATH: no such file or directory`;
   }
   const line = errno ? `${message}: ${describeErrno(errno)}` : message;
+  const mapTool = /^\S*(new[ug]idmap) failed to write the/.exec(message);
+  if (stage === 'userns' && mapTool) {
+    const user = process.env.USER || 'USER';
+    return `${line} (check the ${user} lines of /etc/subuid and /etc/subgid, and that ${mapTool[1]} is setuid root: reinstall the uidmap package)`;
+  }
   if (stage === 'userns' && errno) {
     const { hostUsernsSwitches } = await import('../host/info.js');
     const fix = hostUsernsSwitches();

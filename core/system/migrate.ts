@@ -117,7 +117,7 @@ export function describeRanges(m: StoreMapping): string {
   return `uids ${ranges(m.uids)} gids ${ranges(m.gids)}`;
 }
 
-const intervals = (list: HostInterval[]) => list.map((i) => `${i.first}-${i.last}`).join(',');
+const intervals = (list: HostInterval[]) => list.map((i) => (i.first === i.last ? `${i.first}` : `${i.first}-${i.last}`)).join(',');
 
 /** The one-line error and fix for a blocked migration. */
 export function blockedError(plan: Extract<MigrationPlan, { kind: 'blocked' }>, user: string, files: { subuid: string; subgid: string }): TsboxError {

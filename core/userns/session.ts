@@ -8,6 +8,8 @@ import { helperPath, isInUserNamespace, reexecInUserNamespace } from './helper.j
 import { currentMapping, type UserMapping } from './mapping.js';
 
 const MAPPING_ENV = '_TSBOX_MAPPING';
+/** Set by a tsbox that has warned about the id mapping for the tsbox it starts (run's pull). */
+export const MAPPING_WARNED_ENV = '_TSBOX_MAPPING_WARNED';
 
 export interface NamespaceSession {
   /** The user's mapping as computed outside the namespace. */
@@ -28,7 +30,7 @@ export async function inUserNamespace(reporter: Reporter, body: (session: Namesp
     return body({ mapping: JSON.parse(text) as UserMapping, helper: helperPath() });
   }
   const mapping = currentMapping();
-  if (mapping.warning) reporter.warn(mapping.warning);
+  if (mapping.warning && !process.env[MAPPING_WARNED_ENV]) reporter.warn(mapping.warning);
   process.env[MAPPING_ENV] = JSON.stringify(mapping);
   try {
     return await reexecInUserNamespace(mapping);

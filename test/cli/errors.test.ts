@@ -133,6 +133,26 @@ test('user namespaces used up at run time: the helper\'s errno and the sysctl th
   assert.not.match(r.stderr, /tsbox-helper:/);
 });
 
+test('a subordinate range newuidmap refuses: its own words, then the lines to check and the package', async () => {
+  const root = join(temp.root, 'empty-root');
+  mkdirSync(root, { recursive: true });
+  const user = process.env.USER ?? 'tsboxtest';
+  // ranges /etc/subuid does not grant us: newuidmap refuses to write them
+  const subuid = join(temp.root, 'subuid-not-granted');
+  writeFileSync(subuid, `${user}:3000000000:65536\n`);
+  const fresh = tempStore();
+  try {
+    const r = await runTsbox(['run', '--rm', '--network', 'none', '--rootfs', root, '/bin/true'], {
+      env: { ...fresh.env, TSBOX_SUBUID_FILE: subuid, TSBOX_SUBGID_FILE: subuid },
+      timeoutMs: 30_000,
+    });
+    assert.is(r.code, 125, r.stderr);
+    assert.match(r.stderr, new RegExp(`^Error: \\S*newuidmap failed to write the uid map \\(exit \\d+\\): .+ \\(check the ${user} lines of /etc/subuid and /etc/subgid, and that newuidmap is setuid root: reinstall the uidmap package\\)\\n$`));
+  } finally {
+    fresh.cleanup();
+  }
+});
+
 test('no subordinate ids: the warning names the file and the line to add', () => {
   const tools = { newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap' };
   const mapping = buildMapping({ user: { name: 'alice', uid: 1000, gid: 1000 }, subuid: 'bob:100000:65536\n', subgid: 'alice:100000:65536\n', tools });

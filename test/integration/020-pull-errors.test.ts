@@ -81,7 +81,7 @@ testIf(small ? undefined : 'no small filesystem to fill (TSBOX_TEST_SMALL_DISK; 
   const store = storeFor(context, context.registry.host);
   const env = { ...store.env, TSBOX_ROOT: join(small, `store-${process.pid}`) };
   const result = await runTsbox(['pull', '-q', big], { env, timeoutMs: 300_000 });
-  assertOneLineError(result, /no space left on device/);
+  assertOneLineError(result, /no space left on device \(free space on the store's disk: see tsbox system df, remove with tsbox system prune, or move the store with TSBOX_ROOT\)/);
   // the next command reads the store without error, and a small pull still works after cleaning up
   const images = await runTsbox(['images', '-q'], { env });
   assert.is(images.code, 0, images.stderr);

@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readlinkSync, rmSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { createServer, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -207,6 +208,7 @@ testIf(whyNot('slirp4netns'), 'slirp4netns: a port already taken on the host is 
   } catch (err) {
     assert.instance(err, TsboxError);
     assert.match((err as Error).message, new RegExp(`127\\.0\\.0\\.1:${taken}/tcp`));
+    assert.is((err as TsboxError).hint, 'is the port already in use? choose another host port with -p');
   } finally {
     await first.stop();
   }
@@ -221,6 +223,23 @@ testIf(whyNot('slirp4netns'), 'slirp4netns: a port already taken on the host is 
       }
     });
   assert.equal(leftovers, []);
+});
+
+testIf(whyNot('pasta'), 'pasta: a port already taken on the host is refused with pasta\'s words and the same hint', async () => {
+  const server = createServer();
+  await withTimeout(new Promise<void>((r) => server.listen(0, '127.0.0.1', r)), 5000, 'a server to listen');
+  const taken = (server.address() as AddressInfo).port;
+  const pid = await startContainerStandIn();
+  try {
+    await startNetwork({ pid, backend: 'pasta', ports: parsePublish(`127.0.0.1:${taken}:80`) });
+    assert.unreachable('should have thrown');
+  } catch (err) {
+    assert.instance(err, TsboxError);
+    assert.match((err as Error).message, new RegExp(`${taken}`));
+    assert.is((err as TsboxError).hint, 'is the port already in use? choose another host port with -p');
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test.run();

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { pushBusybox } from '../lib/fixtures.js';
 import { runTsbox } from '../lib/tsbox.js';
@@ -52,6 +53,22 @@ test('a short name no search registry has: every name tried, and where to add a 
     `nosuchimage:latest: image not found in any of the search registries (tried ${host}/nosuchimage:latest, localhost:${port}/nosuchimage:latest) (check the name, or add the registry to unqualified-search-registries in registries.conf)`,
   );
   context.store.useRegistry(host);
+});
+
+test('run that pulls warns about missing subordinate ids once, not once more for its pull', async (context) => {
+  const empty = join(context.store.root, 'subuid-empty');
+  writeFileSync(empty, '');
+  const fresh = createTestStore();
+  try {
+    fresh.useRegistry(context.registry.host);
+    const env = { ...fresh.env, TSBOX_SUBUID_FILE: empty, TSBOX_SUBGID_FILE: empty };
+    const r = await runTsbox(['run', '--rm', '--network', 'none', `${context.registry.host}/library/busybox`, 'true'], { env, timeoutMs: 120_000 });
+    assert.is(r.code, 0, r.stderr);
+    const warnings = r.stderr.split('\n').filter((line) => line.includes('no subordinate uid range'));
+    assert.is(warnings.length, 1, r.stderr);
+  } finally {
+    await fresh.cleanup();
+  }
 });
 
 test.run();

@@ -56,6 +56,15 @@ test('old ranges no longer granted block the migration, naming them and the user
   assert.is(err.exitCode, 125);
 });
 
+test('a single id no longer granted is named as one id, and usermod still gets a range', () => {
+  const plan = planMigration(mapping([1, 100000, 65536]), mapping([1, 100000, 65535]));
+  assert.is(plan.kind, 'blocked');
+  if (plan.kind !== 'blocked') return;
+  const err = blockedError(plan, 'alice', { subuid: '/etc/subuid', subgid: '/etc/subgid' });
+  assert.match(err.message, 'uids 165535 and gids 165535, which are no longer granted to alice');
+  assert.match(err.hint ?? '', 'sudo usermod --add-subuids 165535-165535 --add-subgids 165535-165535 alice');
+});
+
 test('a partly kept range reports only the part that is gone', () => {
   const plan = planMigration(mapping([1, 100000, 65536]), mapping([1, 130000, 65536]));
   assert.is(plan.kind, 'blocked');
