@@ -26,6 +26,19 @@ test.after(async () => {
 const authFile = () => store.env.REGISTRY_AUTH_FILE!;
 const run = (args: string[], input?: string) => runTsbox(args, { env: store.env, input, timeoutMs: 60_000 });
 
+test('a pull without credentials from a registry that wants them: one line naming the login to run, exit 125', async () => {
+  const anonymous = tempStore();
+  writeFileSync(anonymous.env.CONTAINERS_REGISTRIES_CONF!, '');
+  try {
+    const r = await runTsbox(['pull', '-q', '--tls-verify=false', `${registry.host}/library/busybox`], { env: anonymous.env, timeoutMs: 60_000 });
+    assert.is(r.code, 125);
+    assert.is(r.stdout, '');
+    assert.is(r.stderr, `Error: authentication required for ${registry.host}: run tsbox login ${registry.host}\n`);
+  } finally {
+    anonymous.cleanup();
+  }
+});
+
 test('login with the right password says so and writes auth.json with mode 0600', async () => {
   const r = await run(['login', '--tls-verify=false', '-u', 'alice', '--password-stdin', registry.host], 'correct horse\n');
   assert.is(r.stderr, '');
