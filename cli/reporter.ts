@@ -88,6 +88,14 @@ export function createReporter(options: ReporterOptions): CliReporter {
     return `${head} ${progressBar(item.done, item.total)} ${formatBinarySize(item.done)} / ${formatBinarySize(item.total)} ${rate}`;
   };
 
+  // A live line must not wrap: moving up counts lines, and a wrapped one is two
+  // (the lines above it would be drawn again below). The digest goes first.
+  const fit = (line: string): string => {
+    const width = out.columns ?? 0;
+    if (width <= 0 || line.length < width) return line;
+    return line.replace(/(Copying \S+ )(\S+)/, (_, head: string, id: string) => `${head}${id.slice(0, Math.max(12, id.length - (line.length - width + 1)))}`).slice(0, width - 1);
+  };
+
   // Moves up over the lines drawn last time and draws them all again.
   const draw = () => {
     if (timer) {
@@ -96,7 +104,7 @@ export function createReporter(options: ReporterOptions): CliReporter {
     }
     lastDraw = now();
     let text = drawnLines > 0 ? `\x1b[${drawnLines}A` : '';
-    for (const item of items.values()) text += `\r\x1b[2K${lineFor(item)}\n`;
+    for (const item of items.values()) text += `\r\x1b[2K${fit(lineFor(item))}\n`;
     drawnLines = items.size;
     out.write(text);
   };

@@ -32,6 +32,24 @@ test('without a terminal, one line per layer when it finishes', () => {
   );
 });
 
+test('on a narrow terminal the live lines are cut to its width, so that redrawing never repeats them', () => {
+  const out = Object.assign(sink(true), { columns: 40 });
+  let clock = 0;
+  const r = createReporter({ stderr: out, now: () => clock });
+  r.start('2c6d21737d83', 'blob', 100_000_000);
+  r.start('aaaaaaaaaaaa', 'blob', 100_000_000);
+  for (let i = 1; i <= 5; i++) {
+    clock += 1000;
+    r.progress('2c6d21737d83', i * 1_000_000);
+    r.progress('aaaaaaaaaaaa', i * 2_000_000);
+  }
+  r.close();
+  const lines = out.text().replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split(/[\r\n]/).filter(Boolean);
+  assert.ok(lines.length > 2, 'redrawn');
+  for (const line of lines) assert.ok(line.length < 40, `${JSON.stringify(line)} is ${line.length} wide`);
+  assert.ok(lines.some((l) => l.startsWith('Copying blob 2c6d21737d83')), 'short ids are kept whole');
+});
+
 test('quiet prints warnings only', () => {
   const out = sink(true);
   const r = createReporter({ stderr: out, quiet: true });
