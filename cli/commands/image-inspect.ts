@@ -22,9 +22,9 @@ export class ImageInspectCommand extends BaseCommand {
   images = Option.Rest({ required: 1, name: 'IMAGE' });
 
   async execute(): Promise<number> {
-    const { openUserStore } = await import('../open-store.js');
+    const { openStoreForReading } = await import('../open-store.js');
     const { formatJson, formatTemplate } = await import('../format.js');
-    const store = await openUserStore();
+    const store = await openStoreForReading();
     const out: Record<string, unknown>[] = [];
     let firstError: unknown;
     for (const name of this.images) {

@@ -27,9 +27,9 @@ export class ImagesCommand extends BaseCommand {
   format = Option.String('--format', { description: "Pretty-print images using a Go template, or 'json'" });
 
   async execute(): Promise<number> {
-    const { openUserStore } = await import('../open-store.js');
+    const { openStoreForReading } = await import('../open-store.js');
     const format = await import('../format.js');
-    const store = await openUserStore();
+    const store = await openStoreForReading();
     const images = await store.listImages();
 
     if (this.format === 'json') {

@@ -62,8 +62,8 @@ export class InspectCommand extends BaseCommand {
     const asImage = async (name: string) => {
       const { ImageNotFoundError } = await import('../../core/store/index.js');
       const { inspectImage } = await import('./image-inspect.js');
-      const { openUserStore } = await import('../open-store.js');
-      images ??= await openUserStore();
+      const { openStoreForReading } = await import('../open-store.js');
+      images ??= await openStoreForReading();
       try {
         return await inspectImage(images, name);
       } catch (err) {

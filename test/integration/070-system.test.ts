@@ -189,6 +189,9 @@ test('migrate: a range extended re-records only; a moved range re-owns every fil
   assert.is(refused.code, 125);
   assert.match(refused.stderr, 'the subordinate id ranges changed since the store was created');
   assert.match(refused.stderr, 'run tsbox system migrate');
+  // listing and inspecting change nothing: they still answer before the migration
+  assert.match(await ok(context, ['images', '--format', '{{.Repository}}']), /busybox/);
+  assert.match(await ok(context, ['image', 'inspect', 'busybox']), /"RootFS"/);
   assert.match(await ok(context, ['system', 'migrate']), "The store's id ranges are all still granted and map the same ids: nothing to re-own; recorded the new mapping");
   assert.equal(owner('data/owned-app'), [100999, 100999, 0o644]);
   assert.match(await ok(context, ['system', 'migrate']), 'nothing to migrate');
