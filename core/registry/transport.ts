@@ -193,8 +193,12 @@ export async function withRetries<T>(what: string, options: RetryOptions, attemp
     try {
       return await attempt();
     } catch (err) {
-      if (!(err instanceof RegistryError) || !err.transient || i >= options.tries) throw err;
-      if (err instanceof RegistrySilentError && i >= (options.silentTries ?? 2)) throw err;
+      if (!(err instanceof RegistryError) || !err.transient) throw err;
+      if (i >= options.tries || (err instanceof RegistrySilentError && i >= (options.silentTries ?? 2))) {
+        // the user should know it was not a single failure
+        if (i > 1) err.message = `${err.message} (tried ${i} times)`;
+        throw err;
+      }
       const wait = options.backoffMs * 2 ** (i - 1);
       options.reporter.debug(`${what}: ${err.message}; retrying in ${wait} ms (attempt ${i + 1} of ${options.tries})`);
       await sleep(wait, options.signal);

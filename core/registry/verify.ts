@@ -34,7 +34,7 @@ export function verifyDigest(expected: Expected): Transform {
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       seen += chunk.length;
       if (seen > expected.size) {
-        callback(new BlobDigestMismatchError(`blob ${expected.digest}: more than the expected ${expected.size} bytes`));
+        callback(new BlobDigestMismatchError(`blob ${expected.digest}: more than the expected ${expected.size} bytes`, { hint: CORRUPT_HINT }));
         return;
       }
       hash.update(chunk);
@@ -42,15 +42,18 @@ export function verifyDigest(expected: Expected): Transform {
     },
     flush(callback: TransformCallback) {
       if (seen !== expected.size) {
-        callback(new BlobDigestMismatchError(`blob ${expected.digest}: got ${seen} bytes, expected ${expected.size}`));
+        callback(new BlobDigestMismatchError(`blob ${expected.digest}: got ${seen} bytes, expected ${expected.size}`, { hint: CORRUPT_HINT }));
         return;
       }
       const actual = hash.digest('hex');
       if (actual !== hex) {
-        callback(new BlobDigestMismatchError(`blob ${expected.digest}: digest mismatch, got ${algorithm}:${actual}`));
+        callback(new BlobDigestMismatchError(`blob ${expected.digest}: digest mismatch, got ${algorithm}:${actual}`, { hint: CORRUPT_HINT }));
         return;
       }
       callback();
     },
   });
 }
+
+/** Nothing unverified is kept: what to do when a registry sends other bytes than it promised. */
+const CORRUPT_HINT = 'nothing was stored; pull again, and if it repeats the registry or a mirror serves corrupt data: pull without the mirror or tell its operator';
