@@ -85,11 +85,21 @@ function helpTarget(command: unknown): CommandClass | undefined {
   return help.contexts[help.commands[0]!]?.commandClass;
 }
 
+let settled = false;
+// Node exits with 0 when nothing is left to wait for, even in the middle of an
+// await that can no longer end: never report that as success.
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('Error: internal error: tsbox stopped waiting before the command finished (a bug: please report it with the output of --log-level debug)\n');
+  process.exitCode = 125;
+});
 main().then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err) => {
+    settled = true;
     process.stderr.write(`Error: ${(err as Error).message}\n`);
     process.exitCode = 125;
   },

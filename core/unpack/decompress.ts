@@ -63,20 +63,26 @@ async function peek(input: Readable, count: number): Promise<{ head: Buffer; sou
       continue;
     }
     if (input.readableEnded) break;
+    // a stream that failed (or closed) before we listen sends no event any more: waiting would never end
+    if (input.errored) throw input.errored;
+    if (input.destroyed) throw new Error('the stream closed before its first bytes');
     ended = await new Promise<boolean>((resolve, reject) => {
       const settle = (value: boolean, err?: Error) => {
         input.off('readable', onReadable);
         input.off('end', onEnd);
         input.off('error', onError);
+        input.off('close', onClose);
         if (err) reject(err);
         else resolve(value);
       };
       const onReadable = () => settle(false);
       const onEnd = () => settle(true);
       const onError = (err: Error) => settle(false, err);
+      const onClose = () => settle(false, input.errored ?? new Error('the stream closed before its first bytes'));
       input.on('readable', onReadable);
       input.on('end', onEnd);
       input.on('error', onError);
+      input.on('close', onClose);
     });
   }
   const head = Buffer.concat(chunks, length);
