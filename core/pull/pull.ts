@@ -153,7 +153,8 @@ async function pullManifest(located: Located, store: ImageStore, options: PullOp
       `${name}: the manifest lists ${manifest.layers.length} layers but the config has ${config.rootfs.diff_ids.length} diff ids: the image is corrupt`,
     );
   }
-  if (!options.platform && indexBytes === undefined && config.architecture && config.architecture !== want.architecture) {
+  // a single-platform image is taken as it is, with podman's warning when it is not what was asked for
+  if (indexBytes === undefined && config.architecture && (config.architecture !== want.architecture || (config.os && config.os !== want.os))) {
     reporter.warn(`image platform (${config.os}/${config.architecture}) does not match the expected platform (${formatPlatform(want)})`);
   }
 

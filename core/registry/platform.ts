@@ -21,6 +21,10 @@ const NODE_ARCH: Record<string, string> = {
 };
 
 // Spellings people type that mean a GOARCH name.
+/** The operating systems and architectures images are made for (Go's GOOS and GOARCH, as the OCI spec names them). */
+const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'android', 'dragonfly', 'plan9', 'js', 'wasip1']);
+const KNOWN_ARCH = new Set(['amd64', 'arm64', 'arm', '386', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips64le', 'mips64', 'mipsle', 'mips', 'loong64', 'wasm']);
+
 const ARCH_ALIASES: Record<string, string> = {
   x86_64: 'amd64',
   'x86-64': 'amd64',
@@ -52,6 +56,8 @@ export function parsePlatform(text: string): Platform {
   if (parts.some((p) => p === '' || !/^[A-Za-z0-9._-]+$/.test(p))) throw bad('empty or malformed part');
   const [os, arch, variant] = parts.map((p) => p.toLowerCase()) as [string, string, string | undefined];
   const architecture = ARCH_ALIASES[arch] ?? arch;
+  if (!KNOWN_OS.has(os)) throw bad(`unknown operating system ${JSON.stringify(os)}`);
+  if (!KNOWN_ARCH.has(architecture)) throw bad(`unknown architecture ${JSON.stringify(architecture)}`);
   return variant === undefined ? { os, architecture } : { os, architecture, variant };
 }
 

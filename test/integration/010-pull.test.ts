@@ -141,6 +141,14 @@ test('chooses the platform from an index: the host by default, --platform when g
   assert.is(result.code, 125);
   assert.match(result.stderr, /s390x/);
   assert.match(result.stderr, /linux\/amd64/);
+  // a single-platform image is pulled as it is, with podman's warning; a platform no image has is refused
+  const single = freshStore(context);
+  const other = await runTsbox(['pull', '-q', '--platform', 'linux/s390x', context.refs.zstd], { env: single.env });
+  assert.is(other.code, 0, other.stderr);
+  assert.match(other.stderr, /^WARN\[\d+\] image platform \(linux\/amd64\) does not match the expected platform \(linux\/s390x\)\n$/);
+  const bogus = await runTsbox(['pull', '-q', '--platform', 'bogus', context.refs.zstd], { env: single.env });
+  assert.is(bogus.code, 125);
+  assert.is(bogus.stderr, 'Error: invalid platform "bogus": unknown architecture "bogus" (use OS/ARCH[/VARIANT], e.g. linux/arm64/v8)\n');
 });
 
 test('an unknown image is one line of error with exit code 125 and an empty store', async (context) => {

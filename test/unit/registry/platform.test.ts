@@ -41,6 +41,21 @@ test('parsePlatform refuses empty parts and too many parts, saying what it expec
   }
 });
 
+test('parsePlatform refuses an operating system or architecture no image is made for', () => {
+  const message = (text: string) => {
+    try {
+      parsePlatform(text);
+      return 'accepted';
+    } catch (err) {
+      return (err as BadPlatformError).userMessage();
+    }
+  };
+  assert.is(message('bogus'), 'invalid platform "bogus": unknown architecture "bogus" (use OS/ARCH[/VARIANT], e.g. linux/arm64/v8)');
+  assert.is(message('linx/amd64'), 'invalid platform "linx/amd64": unknown operating system "linx" (use OS/ARCH[/VARIANT], e.g. linux/arm64/v8)');
+  assert.equal(parsePlatform('linux/s390x'), { os: 'linux', architecture: 's390x' });
+  assert.equal(parsePlatform('linux/arm/v7'), { os: 'linux', architecture: 'arm', variant: 'v7' });
+});
+
 test('selectPlatform picks the entry with the same os and architecture', () => {
   const amd = entry('linux', 'amd64');
   const arm = entry('linux', 'arm', 'v7');
