@@ -16,7 +16,7 @@ import { silentReporter, type Reporter } from '../progress.js';
 import { helperPath } from '../userns/helper.js';
 import { readState } from '../container/state.js';
 import type { ContainerStore } from './containers.js';
-import { exitCodeOf, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
+import { exitCodeOf, FORWARDED_SIGNALS, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { expandEnvEntry, mergeEnv, parseEnvFile, SpecError, type ContainerSpec } from './spec.js';
 import { debugHelperStart } from './debug.js';
 
@@ -24,7 +24,6 @@ const ARGS_FD = 3;
 const STATUS_FD = 4;
 const SECCOMP_FD = 5;
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export interface ExecRequest {
   /** the command and its arguments (not empty) */
@@ -106,8 +105,9 @@ export async function execInContainer(containers: ContainerStore, id: string, re
   const path = helperPath();
   const attachStdin = !request.detach && (request.interactive || request.tty);
   const child = spawn(path, ['exec', '--args', String(ARGS_FD)], {
-    // detached: its own session, and no stream of ours it could later write to
-    detached: request.detach,
+    // its own session: a terminal's Ctrl-C reaches the command once, through us (run.ts's
+    // FORWARDED_SIGNALS); detached, also no stream of ours it could later write to
+    detached: true,
     stdio: [attachStdin ? 'inherit' : 'ignore', request.detach ? 'ignore' : 'inherit', request.detach ? 'ignore' : 'inherit', 'pipe', 'pipe', seccomp ? 'pipe' : 'ignore'],
     // the command's environment is in the args; the helper needs nothing of ours
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },

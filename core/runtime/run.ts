@@ -63,7 +63,13 @@ export type HelperEvent =
   | { event: 'error'; stage: string; errno?: string; message: string }
   | { event: 'exit'; code?: number; signal?: number };
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+/**
+ * Sent to tsbox, passed on to the helper, which passes them to the command.
+ * The helper runs in a session of its own, so that a terminal's Ctrl-C (sent
+ * to the whole foreground process group) reaches the command once, through
+ * us, and not also directly; a resize (WINCH) therefore comes through us too.
+ */
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
@@ -145,7 +151,7 @@ export interface RunResult {
  * (128+N for signal N; 125 when the helper failed, 126/127 when the command
  * cannot run / is not found).
  */
-export { readEvents, helperNotRunnable, exitCodeOf };
+export { readEvents, helperNotRunnable, exitCodeOf, FORWARDED_SIGNALS };
 
 export async function runContainer(spec: ContainerSpec, options: RunContainerOptions): Promise<RunResult> {
   const reporter = options.reporter ?? silentReporter;
@@ -168,6 +174,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   const path = helperPath();
   // the command waits for our byte when there is something to do before it runs
   const child: ChildProcess = spawn(path, ['run', '--args', String(ARGS_FD)], {
+    detached: true, // its own session: see FORWARDED_SIGNALS
     stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe', gated ? 'pipe' : 'ignore', options.seccomp ? 'pipe' : 'ignore'],
     // the container's environment is in the args; the helper itself needs only PATH (newuidmap)
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },

@@ -443,6 +443,42 @@ test('SIGTERM to tsbox reaches the container; its exit status comes back', async
   }
 });
 
+test('a terminal\'s Ctrl-C (SIGINT to the whole process group) reaches the container once', async (context) => {
+  // detached: tsbox leads a process group of its own, as a shell's foreground job does
+  const script = 'trap "echo got-int" INT; echo ready; i=0; while [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; echo done';
+  const child = spawn(process.execPath, [TSBOX_BIN, 'run', '--rm', '--network', 'none', 'alpine', 'sh', '-c', script], {
+    env: { ...process.env, ...context.store.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await withTimeout(
+      new Promise<void>((resolve) =>
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        }),
+      ),
+      30_000,
+      'the container to start',
+    );
+    process.kill(-child.pid!, 'SIGINT');
+    const code = await withTimeout(closed, 30_000, 'the container to finish');
+    assert.is(code, 0, err);
+    assert.is(out, 'ready\ngot-int\ndone\n');
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
 test('--env-file: KEY=VALUE lines, KEY from the caller, comments skipped; -e wins', async (context) => {
   // node 20 itself reads any `--env-file` in argv, even after the script (nodejs/node#54232),
   // unless `--` ends its own options: so tsbox is started as `node -- bin/tsbox` here
