@@ -66,6 +66,7 @@ struct exec_options {
   bool no_new_privs;
   int seccomp_fd;
   bool tty;
+  bool no_stdin; /* with tty: stdin is not the command's (-t without -i, -dt) */
   int status_fd;
   char **command;
 };
@@ -144,6 +145,7 @@ static int parse_options(int argc, char **argv, struct exec_options *o, bool all
     else if (IS("--no-new-privs", 0)) o->no_new_privs = true;
     else if (IS("--seccomp", 1)) o->seccomp_fd = parse_fd(a, argv[++i]);
     else if (IS("--tty", 0)) o->tty = true;
+    else if (IS("--no-stdin", 0)) o->no_stdin = true;
     else if (IS("--status-fd", 1)) o->status_fd = parse_fd(a, argv[++i]);
     else if (a[0] == '-') die("exec: unknown option %s", a);
     else return i; /* the command starts here */
@@ -303,10 +305,11 @@ static void copy_out(int from, int to, bool *open) {
 }
 
 /* Waits for E, forwarding signals and relaying the pty; returns E's wait status. */
-static int supervise(struct exec_channels *ch, pid_t child, int master) {
+static int supervise(struct exec_channels *ch, pid_t child, int master, bool no_stdin) {
   int sfd = signalfd(-1, &ch->waited, SFD_CLOEXEC);
   if (sfd < 0) outer_fail("supervise", errno, "signalfd");
-  bool in_open = master >= 0, out_open = master >= 0;
+  /* no_stdin: nothing to relay, and no end-of-file to send (a shell waits, as podman's -t) */
+  bool in_open = master >= 0 && !no_stdin, out_open = master >= 0;
   int status = 0;
   for (;;) {
     struct pollfd fds[3] = {{sfd, POLLIN, 0}, {in_open ? STDIN_FILENO : -1, POLLIN, 0}, {out_open ? master : -1, POLLIN, 0}};
@@ -394,10 +397,10 @@ void exec_main(int argc, char **argv) {
   if (failure == 0) status_started(status_fd);
   if (master >= 0 && failure == 0) {
     pty_copy_size(master);
-    pty_make_raw();
+    if (!o.no_stdin) pty_make_raw();
   }
 
-  int status = supervise(&ch, child, master);
+  int status = supervise(&ch, child, master, o.no_stdin);
   pty_restore();
   if (failure != EXIT_HELPER) status_exit(status_fd, status);
   if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));

@@ -73,5 +73,6 @@ void pty_restore(void) {
 
 void pty_copy_size(int master) {
   struct winsize size;
-  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0) ioctl(master, TIOCSWINSZ, &size);
+  /* stdout is the terminal when stdin is not ours (-t without -i) */
+  if (ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) ioctl(master, TIOCSWINSZ, &size);
 }

@@ -154,6 +154,7 @@ static int parse_options(int argc, char **argv, struct run_options *o, bool allo
     else if (IS("--seccomp", 1)) o->seccomp_fd = parse_fd(a, argv[++i]);
     else if (IS("--init", 0)) o->init = true;
     else if (IS("--tty", 0)) o->tty = true;
+    else if (IS("--no-stdin", 0)) o->no_stdin = true;
     else if (IS("--status-fd", 1)) o->status_fd = parse_fd(a, argv[++i]);
     else if (IS("--sync-fd", 1)) o->sync_fd = parse_fd(a, argv[++i]);
     else if (IS("--remove-after-exit", 1)) o->remove_after_exit = push(o->remove_after_exit, &o->remove_len, argv[++i]);
@@ -435,7 +436,8 @@ static void copy_out(int from, int to, bool *open) {
 static void supervise(const struct run_options *o, struct run_channels *ch, int master) {
   int sfd = signalfd(-1, &ch->waited, SFD_CLOEXEC);
   if (sfd < 0) outer_fail("supervise", errno, "signalfd");
-  bool in_open = master >= 0, out_open = master >= 0;
+  /* --no-stdin: nothing to relay, and no end-of-file to send (a shell waits, as podman's -t) */
+  bool in_open = master >= 0 && !o->no_stdin, out_open = master >= 0;
   struct monitor *m = ch->monitor.capture ? &ch->monitor : NULL;
   for (;;) {
     struct pollfd fds[3 + MONITOR_POLLFDS] = {
@@ -557,7 +559,7 @@ void run_main(int argc, char **argv) {
           master = -1;
         } else {
           pty_copy_size(master);
-          pty_make_raw();
+          if (!o.no_stdin) pty_make_raw();
         }
       }
       if (o.sync_fd >= 0) {

@@ -57,6 +57,7 @@ struct run_options {
   int seccomp_fd;
   bool init;
   bool tty;
+  bool no_stdin; /* with tty: stdin is not the command's (-t without -i) */
   int status_fd;
   int sync_fd;
   const char **remove_after_exit;

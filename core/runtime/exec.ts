@@ -78,6 +78,8 @@ export function execHelperArgs(spec: ContainerSpec, pid: number, request: ExecRe
   if (spec.process.noNewPrivileges) args.push('--no-new-privs');
   if (fds.seccompFd !== undefined) args.push('--seccomp', String(fds.seccompFd));
   if (request.tty) args.push('--tty');
+  // -t without -i (and -dt): a terminal, but not our stdin, as podman's
+  if (request.tty && (!request.interactive || request.detach)) args.push('--no-stdin');
   args.push('--status-fd', String(fds.statusFd), '--', ...request.command);
   return args;
 }
@@ -103,7 +105,7 @@ export async function execInContainer(containers: ContainerStore, id: string, re
   reporter.debug(`exec in ${id.slice(0, 12)} (pid ${state.Pid}): ${request.command.join(' ')}`);
 
   const path = helperPath();
-  const attachStdin = !request.detach && (request.interactive || request.tty);
+  const attachStdin = !request.detach && request.interactive;
   const child = spawn(path, ['exec', '--args', String(ARGS_FD)], {
     // its own session: a terminal's Ctrl-C reaches the command once, through us (run.ts's
     // FORWARDED_SIGNALS); detached, also no stream of ours it could later write to

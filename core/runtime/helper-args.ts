@@ -18,6 +18,8 @@ export interface HelperPaths {
   overlay?: OverlayPlan;
   /** file descriptors as the helper sees them */
   statusFd: number;
+  /** with a terminal: stdin is not the command's (-t without -i): not relayed, no raw mode */
+  ttyWithoutStdin?: boolean;
   syncFd?: number;
   seccompFd?: number;
   /** removed inside the user namespace once the container has exited (--rm) */
@@ -107,6 +109,7 @@ export function helperArgs(spec: ContainerSpec, paths: HelperPaths): string[] {
   if (paths.seccompFd !== undefined) args.push('--seccomp', String(paths.seccompFd));
   if (p.init) args.push('--init');
   if (p.terminal) args.push('--tty');
+  if (p.terminal && paths.ttyWithoutStdin) args.push('--no-stdin');
 
   args.push('--status-fd', String(paths.statusFd));
   if (paths.syncFd !== undefined) args.push('--sync-fd', String(paths.syncFd));

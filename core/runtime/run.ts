@@ -164,6 +164,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     merged: paths.merged,
     ...(options.overlay ? { overlay: options.overlay } : {}),
     statusFd: STATUS_FD,
+    ...(spec.process.terminal && !options.interactive ? { ttyWithoutStdin: true } : {}),
     ...(gated ? { syncFd: SYNC_FD } : {}),
     ...(options.seccomp ? { seccompFd: SECCOMP_FD } : {}),
     ...(options.remove ? { removeAfterExit: [paths.dir] } : {}),

@@ -246,8 +246,8 @@ export async function runImage(request: RunRequest, hooks: RunHooks): Promise<nu
       mapping,
       tools: mapping.full ? toolsOrThrow() : undefined,
       remove: request.remove ?? false,
-      // with -t the helper needs the terminal on its stdin to put it in raw mode
-      interactive: (request.interactive ?? false) || (request.tty ?? false),
+      // -t without -i: the command has a terminal but not our stdin, as podman's
+      interactive: request.interactive ?? false,
       ...(seccomp ? { seccomp } : {}),
       ...(userMode
         ? {

@@ -3,7 +3,7 @@
 // --rm clean-up, isolation (network, read-only root, masked paths, ids).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawnSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, statSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -253,6 +253,16 @@ test('-t: the command gets a terminal and TERM=xterm', async (context) => {
   assert.match(seen, /\/dev\/pts\/\d+\r+\nxterm\r+\n$/, JSON.stringify(r.stdout));
   const plain = await run(context, ['--rm', 'alpine', 'sh', '-c', 'tty; echo "${TERM:-unset}"']);
   assert.is(plain.stdout, 'not a tty\nunset\n');
+});
+
+test('-t without -i: a terminal, but the keys typed are not the command\'s (podman\'s); -it relays them', async (context) => {
+  const read = `sh -c 'if read -t 3 line; then echo got:$line; else echo nothing; fi'`;
+  for (const [flags, expected] of [['-t', /nothing/], ['-it', /got:typed/]] as const) {
+    const command = `${process.execPath} ${TSBOX_BIN} run --rm ${flags} --network none alpine ${read}`;
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: 'typed\n', env: { ...process.env, ...context.store.env } });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, expected, `${flags}: ${JSON.stringify(r.stdout)}`);
+  }
 });
 
 test('--rm leaves no container directory, no claimed name and no process', async (context) => {

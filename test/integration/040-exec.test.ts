@@ -96,7 +96,18 @@ test('-t gives the command a terminal with TERM set', async (context) => {
   const command = ['node', '--', TSBOX_BIN, 'exec', '-t', 'web', 'sh', '-c', 'tty; echo term=$TERM'].map((a) => `'${a}'`).join(' ');
   const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 30_000, input: '', env: { ...process.env, ...context.store.env } });
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /\/dev\/pts\/\d+\r\nterm=xterm\r\n/);
+  // without -i the outer terminal stays cooked: it turns the pty's \r\n into \r\r\n
+  assert.match(r.stdout, /\/dev\/pts\/\d+\r+\nterm=xterm\r+\n/);
+});
+
+test('-dt keeps a command that reads its terminal running (no end-of-file sent), as podman\'s', async (context) => {
+  const r = await tsbox(context, ['exec', '-d', '-t', 'web', 'sh', '-c', 'tty > /tmp/dt-tty; cat; echo ended > /tmp/dt-ended']);
+  assert.is(r.code, 0, r.stderr);
+  await waitFor(async () => ((await tsbox(context, ['exec', 'web', 'cat', '/tmp/dt-tty'])).stdout.startsWith('/dev/pts/') ? true : undefined), 10_000, 'the -dt command');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const ended = await tsbox(context, ['exec', 'web', 'cat', '/tmp/dt-ended']);
+  assert.is(ended.code, 1, `cat ended: ${ended.stdout}`);
+  await tsbox(context, ['exec', 'web', 'pkill', 'cat']);
 });
 
 test('-d starts the command in the background and prints nothing', async (context) => {
