@@ -104,7 +104,9 @@ export class ImageStore {
     }
     const recorded = JSON.parse(text) as { version: number; mapping: StoreMapping };
     if (recorded.version !== STORE_VERSION) {
-      throw new TsboxError(`store ${this.root} has version ${recorded.version}, this tsbox reads version ${STORE_VERSION}`);
+      throw new TsboxError(`store ${this.root} has version ${recorded.version}, this tsbox reads version ${STORE_VERSION}`, {
+        hint: 'use the tsbox that made it, or start afresh: move the store aside, or point TSBOX_ROOT elsewhere, or remove it with tsbox system reset',
+      });
     }
     const now = this.options.mapping;
     if (now && !sameMapping(recorded.mapping, now)) {

@@ -153,6 +153,21 @@ test('a subordinate range newuidmap refuses: its own words, then the lines to ch
   }
 });
 
+test('a store of another version: what it is and how to start afresh', async () => {
+  const other = tempStore();
+  try {
+    const root = other.env.TSBOX_ROOT!;
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'storage.json'), JSON.stringify({ version: 99, mapping: { uids: [], gids: [] } }));
+    assertError(
+      await runTsbox(['images'], { env: other.env, timeoutMs: 30_000 }),
+      `store ${root} has version 99, this tsbox reads version 1 (use the tsbox that made it, or start afresh: move the store aside, or point TSBOX_ROOT elsewhere, or remove it with tsbox system reset)`,
+    );
+  } finally {
+    other.cleanup();
+  }
+});
+
 test('no subordinate ids: the warning names the file and the line to add', () => {
   const tools = { newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap' };
   const mapping = buildMapping({ user: { name: 'alice', uid: 1000, gid: 1000 }, subuid: 'bob:100000:65536\n', subgid: 'alice:100000:65536\n', tools });
