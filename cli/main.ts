@@ -1,17 +1,16 @@
 // Entry point: registers the commands and runs the one asked for.
-// Commands load core/ lazily in execute(), so start-up only pays for clipanion,
-// and clipanion only for the commands the arguments can name: building its
-// parser for every command costs more than everything else `run` does.
+// Only the module of the command the arguments name is loaded (command-table.ts),
+// and commands load core/ lazily in execute(), so start-up pays for clipanion
+// and one command; help and mistyped command lines load them all.
 // Help, `--version` and mistyped command lines are answered here, before or
 // instead of clipanion's own texts (see help.ts and suggest.ts).
 import { Cli, type CommandClass } from 'clipanion';
 import { ExitCode } from './base.js';
 import { takeGlobalOptions } from './global-options.js';
-import { commands } from './commands/index.js';
-import { commandsFor } from './command-table.js';
+import { groupNames, loadCommandsFor } from './command-table.js';
 import { colorEnabled, styleFor } from './color.js';
 import { groupHelp, overview, tidyUsage } from './help.js';
-import { parseErrorText, commandGroups } from './usage-errors.js';
+import { parseErrorText } from './usage-errors.js';
 
 const VERSION = '0.1.0';
 const EXIT_USAGE = 125;
@@ -32,14 +31,14 @@ async function main(): Promise<number> {
     return EXIT_USAGE;
   }
   if (argv[0] === '--help' || argv[0] === '-h' || (argv[0] === 'help' && argv.length === 1)) {
-    stdout.write(overview(commands, styleFor(stdout)));
+    stdout.write(overview(await allCommands(), styleFor(stdout)));
     return 0;
   }
   // `tsbox help run` is `tsbox run --help`
   if (argv[0] === 'help') argv = [...argv.slice(1), '--help'];
   // `tsbox volume --help`: the group's commands
-  if (commandGroups(commands).has(argv[0]!) && (argv[1] === '--help' || argv[1] === '-h')) {
-    stdout.write(groupHelp(argv[0]!, commands, styleFor(stdout)));
+  if (groupNames().has(argv[0]!) && (argv[1] === '--help' || argv[1] === '-h')) {
+    stdout.write(groupHelp(argv[0]!, await allCommands(), styleFor(stdout)));
     return 0;
   }
   if (argv[0] === '--version' || argv[0] === '-v') {
@@ -52,14 +51,15 @@ async function main(): Promise<number> {
   }
 
   const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors: colorEnabled(stdout) });
-  for (const command of commandsFor(argv, commands)) cli.register(command);
+  // none named (help, a typo): all of them, for the listing and the suggestions
+  for (const command of (await loadCommandsFor(argv)) ?? (await allCommands())) cli.register(command);
 
   const context = { stdin: process.stdin, stdout, stderr };
   let command;
   try {
     command = cli.process(argv, context);
   } catch (err) {
-    stderr.write(parseErrorText(err as Error, argv, (command) => cli.usage(command, { detailed: false }), commands));
+    stderr.write(parseErrorText(err as Error, argv, (command) => cli.usage(command, { detailed: false }), await allCommands()));
     return EXIT_USAGE;
   }
   const helpFor = helpTarget(command);
@@ -75,6 +75,10 @@ async function main(): Promise<number> {
     stderr.write(`Error: ${(err as Error).message}\n`);
     return EXIT_USAGE;
   }
+}
+
+async function allCommands(): Promise<CommandClass[]> {
+  return (await import('./commands/index.js')).commands;
 }
 
 /** The command `CMD --help` asks about, when clipanion's answer is its help for one command. */
