@@ -1,66 +1,75 @@
-// Which commands clipanion must know for a command line, and where each
-// lives: a command line loads only the module of the command it names.
-// Evaluating all ~45 command modules (and what they import) cost ~14 ms of
-// every command's start. The paths are those of the classes; a unit test
-// checks that they agree (test/unit/cli/command-table.test.ts).
+// Where each command lives, as data: the bundle's dispatcher (dispatch.ts)
+// picks the one bundle a command line needs from it without loading any
+// command. The paths are those of the classes; a unit test checks that they
+// agree (test/unit/cli/command-table.test.ts): add a new command here too.
 import type { CommandClass } from 'clipanion';
 
 export interface CommandEntry {
   paths: string[][];
-  load: () => Promise<CommandClass>;
+  /** cli/commands/<module>.ts, exporting the class <name> */
+  module: string;
+  name: string;
 }
 
 export const COMMAND_TABLE: CommandEntry[] = [
-  { paths: [['login']], load: async () => (await import('./commands/login.js')).LoginCommand },
-  { paths: [['logout']], load: async () => (await import('./commands/logout.js')).LogoutCommand },
-  { paths: [['pull'], ['image', 'pull']], load: async () => (await import('./commands/pull.js')).PullCommand },
-  { paths: [['images'], ['image', 'ls'], ['image', 'list']], load: async () => (await import('./commands/images.js')).ImagesCommand },
-  { paths: [['image', 'inspect']], load: async () => (await import('./commands/image-inspect.js')).ImageInspectCommand },
-  { paths: [['tag'], ['image', 'tag']], load: async () => (await import('./commands/tag.js')).TagCommand },
-  { paths: [['rmi'], ['image', 'rm']], load: async () => (await import('./commands/rmi.js')).RmiCommand },
-  { paths: [['run'], ['container', 'run']], load: async () => (await import('./commands/run.js')).RunCommand },
-  { paths: [['create'], ['container', 'create']], load: async () => (await import('./commands/create.js')).CreateCommand },
-  { paths: [['start'], ['container', 'start']], load: async () => (await import('./commands/start.js')).StartCommand },
-  { paths: [['attach'], ['container', 'attach']], load: async () => (await import('./commands/attach.js')).AttachCommand },
-  { paths: [['container', 'cleanup']], load: async () => (await import('./commands/container-cleanup.js')).ContainerCleanupCommand },
-  { paths: [['unshare']], load: async () => (await import('./commands/unshare.js')).UnshareCommand },
-  { paths: [['volume', 'create']], load: async () => (await import('./commands/volume-create.js')).VolumeCreateCommand },
-  { paths: [['volume', 'ls'], ['volume', 'list']], load: async () => (await import('./commands/volume-ls.js')).VolumeLsCommand },
-  { paths: [['volume', 'inspect']], load: async () => (await import('./commands/volume-inspect.js')).VolumeInspectCommand },
-  { paths: [['volume', 'rm'], ['volume', 'remove']], load: async () => (await import('./commands/volume-rm.js')).VolumeRmCommand },
-  { paths: [['volume', 'prune']], load: async () => (await import('./commands/volume-prune.js')).VolumePruneCommand },
-  { paths: [['logs'], ['container', 'logs']], load: async () => (await import('./commands/logs.js')).LogsCommand },
-  { paths: [['stop'], ['container', 'stop']], load: async () => (await import('./commands/stop.js')).StopCommand },
-  { paths: [['kill'], ['container', 'kill']], load: async () => (await import('./commands/kill.js')).KillCommand },
-  { paths: [['wait'], ['container', 'wait']], load: async () => (await import('./commands/wait.js')).WaitCommand },
-  { paths: [['rm'], ['container', 'rm'], ['container', 'remove']], load: async () => (await import('./commands/rm.js')).RmCommand },
-  { paths: [['restart'], ['container', 'restart']], load: async () => (await import('./commands/restart.js')).RestartCommand },
-  { paths: [['pause'], ['container', 'pause']], load: async () => (await import('./commands/pause.js')).PauseCommand },
-  { paths: [['unpause'], ['container', 'unpause']], load: async () => (await import('./commands/unpause.js')).UnpauseCommand },
-  { paths: [['ps'], ['container', 'ls'], ['container', 'list'], ['container', 'ps']], load: async () => (await import('./commands/ps.js')).PsCommand },
-  { paths: [['inspect'], ['container', 'inspect']], load: async () => (await import('./commands/inspect.js')).InspectCommand },
-  { paths: [['port'], ['container', 'port']], load: async () => (await import('./commands/port.js')).PortCommand },
-  { paths: [['top'], ['container', 'top']], load: async () => (await import('./commands/top.js')).TopCommand },
-  { paths: [['stats'], ['container', 'stats']], load: async () => (await import('./commands/stats.js')).StatsCommand },
-  { paths: [['rename'], ['container', 'rename']], load: async () => (await import('./commands/rename.js')).RenameCommand },
-  { paths: [['container', 'prune']], load: async () => (await import('./commands/container-prune.js')).ContainerPruneCommand },
-  { paths: [['info'], ['system', 'info']], load: async () => (await import('./commands/info.js')).InfoCommand },
-  { paths: [['exec'], ['container', 'exec']], load: async () => (await import('./commands/exec.js')).ExecCommand },
-  { paths: [['version'], ['system', 'version']], load: async () => (await import('./commands/version.js')).VersionCommand },
-  { paths: [['cp'], ['container', 'cp']], load: async () => (await import('./commands/cp.js')).CpCommand },
-  { paths: [['diff'], ['container', 'diff']], load: async () => (await import('./commands/diff.js')).DiffCommand },
-  { paths: [['system', 'df']], load: async () => (await import('./commands/system-df.js')).SystemDfCommand },
-  { paths: [['system', 'prune']], load: async () => (await import('./commands/system-prune.js')).SystemPruneCommand },
-  { paths: [['system', 'reset']], load: async () => (await import('./commands/system-reset.js')).SystemResetCommand },
-  { paths: [['system', 'migrate']], load: async () => (await import('./commands/system-migrate.js')).SystemMigrateCommand },
-  { paths: [['__complete']], load: async () => (await import('./commands/complete.js')).CompleteCommand },
+  { paths: [['login']], module: 'login', name: 'LoginCommand' },
+  { paths: [['logout']], module: 'logout', name: 'LogoutCommand' },
+  { paths: [['pull'], ['image', 'pull']], module: 'pull', name: 'PullCommand' },
+  { paths: [['images'], ['image', 'ls'], ['image', 'list']], module: 'images', name: 'ImagesCommand' },
+  { paths: [['image', 'inspect']], module: 'image-inspect', name: 'ImageInspectCommand' },
+  { paths: [['tag'], ['image', 'tag']], module: 'tag', name: 'TagCommand' },
+  { paths: [['rmi'], ['image', 'rm']], module: 'rmi', name: 'RmiCommand' },
+  { paths: [['run'], ['container', 'run']], module: 'run', name: 'RunCommand' },
+  { paths: [['create'], ['container', 'create']], module: 'create', name: 'CreateCommand' },
+  { paths: [['start'], ['container', 'start']], module: 'start', name: 'StartCommand' },
+  { paths: [['attach'], ['container', 'attach']], module: 'attach', name: 'AttachCommand' },
+  { paths: [['container', 'cleanup']], module: 'container-cleanup', name: 'ContainerCleanupCommand' },
+  { paths: [['unshare']], module: 'unshare', name: 'UnshareCommand' },
+  { paths: [['volume', 'create']], module: 'volume-create', name: 'VolumeCreateCommand' },
+  { paths: [['volume', 'ls'], ['volume', 'list']], module: 'volume-ls', name: 'VolumeLsCommand' },
+  { paths: [['volume', 'inspect']], module: 'volume-inspect', name: 'VolumeInspectCommand' },
+  { paths: [['volume', 'rm'], ['volume', 'remove']], module: 'volume-rm', name: 'VolumeRmCommand' },
+  { paths: [['volume', 'prune']], module: 'volume-prune', name: 'VolumePruneCommand' },
+  { paths: [['logs'], ['container', 'logs']], module: 'logs', name: 'LogsCommand' },
+  { paths: [['stop'], ['container', 'stop']], module: 'stop', name: 'StopCommand' },
+  { paths: [['kill'], ['container', 'kill']], module: 'kill', name: 'KillCommand' },
+  { paths: [['wait'], ['container', 'wait']], module: 'wait', name: 'WaitCommand' },
+  { paths: [['rm'], ['container', 'rm'], ['container', 'remove']], module: 'rm', name: 'RmCommand' },
+  { paths: [['restart'], ['container', 'restart']], module: 'restart', name: 'RestartCommand' },
+  { paths: [['pause'], ['container', 'pause']], module: 'pause', name: 'PauseCommand' },
+  { paths: [['unpause'], ['container', 'unpause']], module: 'unpause', name: 'UnpauseCommand' },
+  { paths: [['ps'], ['container', 'ls'], ['container', 'list'], ['container', 'ps']], module: 'ps', name: 'PsCommand' },
+  { paths: [['inspect'], ['container', 'inspect']], module: 'inspect', name: 'InspectCommand' },
+  { paths: [['port'], ['container', 'port']], module: 'port', name: 'PortCommand' },
+  { paths: [['top'], ['container', 'top']], module: 'top', name: 'TopCommand' },
+  { paths: [['stats'], ['container', 'stats']], module: 'stats', name: 'StatsCommand' },
+  { paths: [['rename'], ['container', 'rename']], module: 'rename', name: 'RenameCommand' },
+  { paths: [['container', 'prune']], module: 'container-prune', name: 'ContainerPruneCommand' },
+  { paths: [['info'], ['system', 'info']], module: 'info', name: 'InfoCommand' },
+  { paths: [['exec'], ['container', 'exec']], module: 'exec', name: 'ExecCommand' },
+  { paths: [['version'], ['system', 'version']], module: 'version', name: 'VersionCommand' },
+  { paths: [['cp'], ['container', 'cp']], module: 'cp', name: 'CpCommand' },
+  { paths: [['diff'], ['container', 'diff']], module: 'diff', name: 'DiffCommand' },
+  { paths: [['system', 'df']], module: 'system-df', name: 'SystemDfCommand' },
+  { paths: [['system', 'prune']], module: 'system-prune', name: 'SystemPruneCommand' },
+  { paths: [['system', 'reset']], module: 'system-reset', name: 'SystemResetCommand' },
+  { paths: [['system', 'migrate']], module: 'system-migrate', name: 'SystemMigrateCommand' },
+  { paths: [['__complete']], module: 'complete', name: 'CompleteCommand' },
 ];
 
-/** The classes of the commands the arguments name; undefined when none does (help, a typo). */
-export async function loadCommandsFor(argv: readonly string[]): Promise<CommandClass[] | undefined> {
-  const matching = COMMAND_TABLE.filter((entry) => entry.paths.some((path) => startsWith(argv, path)));
-  if (matching.length === 0) return undefined;
-  return Promise.all(matching.map((entry) => entry.load()));
+/** The command the arguments name (its longest path starts them); undefined for help or a typo. */
+export function entryFor(argv: readonly string[]): CommandEntry | undefined {
+  let found: { entry: CommandEntry; length: number } | undefined;
+  for (const entry of COMMAND_TABLE) {
+    for (const path of entry.paths) if (startsWith(argv, path) && path.length > (found?.length ?? 0)) found = { entry, length: path.length };
+  }
+  return found?.entry;
+}
+
+/** The commands whose path starts the arguments; all of them when none does (help, a typo). */
+export function commandsFor(argv: readonly string[], all: readonly CommandClass[]): CommandClass[] {
+  const matching = all.filter((command) => (command.paths ?? []).some((path) => startsWith(argv, path)));
+  return matching.length > 0 ? matching : [...all];
 }
 
 /** The first words of multi-word commands (`volume`, `system`, ...). */

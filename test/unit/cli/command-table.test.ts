@@ -1,30 +1,46 @@
-// The lazy command table (cli/command-table.ts) must name every command with
-// exactly its class's paths, and load that class: a command missing from it,
-// or with a path it does not list, would not be found from the command line.
+// The command table (cli/command-table.ts) must name every command with
+// exactly its class's paths and module: the bundle's dispatcher finds a
+// command's own bundle from it, so a command missing from it, or with a path
+// it does not list, would not be found from the command line.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMAND_TABLE, groupNames, loadCommandsFor } from '../../../cli/command-table.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CommandClass } from 'clipanion';
+import { COMMAND_TABLE, entryFor, groupNames } from '../../../cli/command-table.js';
 import { commands } from '../../../cli/commands/index.js';
+import { VERSION } from '../../../cli/version-string.js';
+import { REPO_ROOT } from '../../lib/tsbox.js';
 
-test('every command is in the table with its own paths, and the table has nothing else', async () => {
+test('every command is in the table with its own paths and module, and the table has nothing else', async () => {
   assert.is(COMMAND_TABLE.length, commands.length);
+  const seen = new Set<CommandClass>();
   for (const entry of COMMAND_TABLE) {
-    const loaded = await entry.load();
-    assert.ok(commands.includes(loaded), `${entry.paths[0]!.join(' ')} loads a registered command`);
-    assert.equal(entry.paths, loaded.paths, `${entry.paths[0]!.join(' ')}: the class's paths`);
+    const module = (await import(`../../../cli/commands/${entry.module}.js`)) as Record<string, CommandClass>;
+    const command = module[entry.name];
+    assert.ok(command && commands.includes(command), `${entry.module}.${entry.name} is a registered command`);
+    assert.equal(entry.paths, command!.paths, `${entry.name}: the class's paths`);
+    seen.add(command!);
   }
-  assert.is(new Set(await Promise.all(COMMAND_TABLE.map((e) => e.load()))).size, commands.length, 'each command once');
+  assert.is(seen.size, commands.length, 'each command once');
 });
 
-test('a command line loads the command it names, all spellings; none for help or a typo', async () => {
-  const names = async (argv: string[]) => (await loadCommandsFor(argv))?.map((c) => c.paths![0]!.join(' '));
-  assert.equal(await names(['ps', '-a']), ['ps']);
-  assert.equal(await names(['container', 'ls', '-a']), ['ps']);
-  assert.equal(await names(['volume', 'ls', '-q']), ['volume ls']);
-  assert.equal(await names(['run', '--rm', 'alpine', 'ps']), ['run']);
-  assert.is(await names(['pss']), undefined);
-  assert.is(await names(['--help']), undefined);
+test('a command line names its command by the longest path, all spellings; none for help or a typo', () => {
+  const named = (argv: string[]) => entryFor(argv)?.name;
+  assert.is(named(['ps', '-a']), 'PsCommand');
+  assert.is(named(['container', 'ls', '-a']), 'PsCommand');
+  assert.is(named(['container', 'prune']), 'ContainerPruneCommand');
+  assert.is(named(['volume', 'ls', '-q']), 'VolumeLsCommand');
+  assert.is(named(['run', '--rm', 'alpine', 'ps']), 'RunCommand');
+  assert.is(named(['pss']), undefined);
+  assert.is(named(['--help']), undefined);
+  assert.is(named(['volume', '--help']), undefined);
   assert.equal([...groupNames()].sort(), ['container', 'image', 'system', 'volume']);
+});
+
+test('the version the CLI prints is package.json\'s', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.is(VERSION, pkg.version);
 });
 
 test.run();
