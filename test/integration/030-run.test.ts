@@ -424,30 +424,37 @@ test('hostile -w /proc/self/fd/N never lands in a host directory', async (contex
   }
 });
 
-test('SIGTERM to tsbox reaches the container; its exit status comes back', async (context) => {
-  const child = spawn(process.execPath, [TSBOX_BIN, 'run', '--rm', '--network', 'none', 'alpine', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while true; do sleep 0.05; done'], {
+/** `tsbox run --rm --network none alpine sh -c SCRIPT` in the background, once SCRIPT has printed "ready". */
+async function startUntilReady(context: Context, script: string, options: { detached?: boolean } = {}) {
+  const child = spawn(process.execPath, [TSBOX_BIN, 'run', '--rm', '--network', 'none', 'alpine', 'sh', '-c', script], {
     env: { ...process.env, ...context.store.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const seen = { out: '', err: '' };
+  child.stderr.on('data', (b: Buffer) => (seen.err += b.toString()));
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const ready = withTimeout(
+    new Promise<void>((resolve) =>
+      child.stdout.on('data', (b: Buffer) => {
+        seen.out += b.toString();
+        if (seen.out.includes('ready')) resolve();
+      }),
+    ),
+    30_000,
+    'the container to start',
+  );
+  return { child, seen, closed, ready };
+}
+
+test('SIGTERM to tsbox reaches the container; its exit status comes back', async (context) => {
+  const { child, seen, closed, ready } = await startUntilReady(context, 'trap "echo got-term; exit 7" TERM; echo ready; while true; do sleep 0.05; done');
   try {
-    await withTimeout(
-      new Promise<void>((resolve) =>
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('ready')) resolve();
-        }),
-      ),
-      30_000,
-      'the container to start',
-    );
+    await ready;
     child.kill('SIGTERM');
     const code = await withTimeout(closed, 30_000, 'the container to exit after SIGTERM');
-    assert.is(code, 7, err);
-    assert.is(out, 'ready\ngot-term\n');
+    assert.is(code, 7, seen.err);
+    assert.is(seen.out, 'ready\ngot-term\n');
   } finally {
     child.kill('SIGKILL');
   }
@@ -456,30 +463,13 @@ test('SIGTERM to tsbox reaches the container; its exit status comes back', async
 test('a terminal\'s Ctrl-C (SIGINT to the whole process group) reaches the container once', async (context) => {
   // detached: tsbox leads a process group of its own, as a shell's foreground job does
   const script = 'trap "echo got-int" INT; echo ready; i=0; while [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; echo done';
-  const child = spawn(process.execPath, [TSBOX_BIN, 'run', '--rm', '--network', 'none', 'alpine', 'sh', '-c', script], {
-    env: { ...process.env, ...context.store.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { child, seen, closed, ready } = await startUntilReady(context, script, { detached: true });
   try {
-    await withTimeout(
-      new Promise<void>((resolve) =>
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('ready')) resolve();
-        }),
-      ),
-      30_000,
-      'the container to start',
-    );
+    await ready;
     process.kill(-child.pid!, 'SIGINT');
     const code = await withTimeout(closed, 30_000, 'the container to finish');
-    assert.is(code, 0, err);
-    assert.is(out, 'ready\ngot-int\ndone\n');
+    assert.is(code, 0, seen.err);
+    assert.is(seen.out, 'ready\ngot-int\ndone\n');
   } finally {
     try {
       process.kill(-child.pid!, 'SIGKILL');
