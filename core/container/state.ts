@@ -90,11 +90,11 @@ export function isAlive(pid: number, start: string): boolean {
 }
 
 function statePath(containers: ContainerStore, id: string): string {
-  return join(containers.paths(id).dir, 'state.json');
+  return `${containers.paths(id).dir}/state.json`;
 }
 
 function lockPath(containers: ContainerStore, id: string): string {
-  return join(containers.paths(id).dir, 'state.lock');
+  return `${containers.paths(id).dir}/state.lock`;
 }
 
 async function readRaw(containers: ContainerStore, id: string): Promise<ContainerState> {

@@ -100,14 +100,15 @@ export class ContainerStore {
 
   paths(id: string): ContainerPaths {
     if (!ID.test(id)) throw new TsboxError(`invalid container id ${JSON.stringify(id)}`);
-    const dir = join(this.dir, id);
+    // plain concatenation: the id is hex and dir normalised, and ps asks this for every container
+    const dir = `${this.dir}/${id}`;
     return {
       dir,
-      config: join(dir, 'config.json'),
-      userdata: join(dir, 'userdata'),
-      upper: join(dir, 'upper'),
-      work: join(dir, 'work'),
-      merged: join(dir, 'merged'),
+      config: `${dir}/config.json`,
+      userdata: `${dir}/userdata`,
+      upper: `${dir}/upper`,
+      work: `${dir}/work`,
+      merged: `${dir}/merged`,
     };
   }
 
