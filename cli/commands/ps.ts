@@ -59,9 +59,8 @@ export class PsCommand extends BaseCommand {
     // podman (as docker): a status filter, -n and -l look at every container
     const all = this.all || filters.has('status') || last > 0;
 
-    let entries = (await loadContainers(store)).filter(
-      (e) => (all || ['running', 'paused', 'stopping'].includes(e.state.Status)) && match(e),
-    );
+    const active = (state: { Status: string }) => ['running', 'paused', 'stopping'].includes(state.Status);
+    let entries = (await loadContainers(store, all ? {} : { where: active })).filter(match);
     if (last > 0) entries = entries.slice(0, last);
 
     const out = this.context.stdout;

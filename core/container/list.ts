@@ -22,12 +22,14 @@ export async function loadContainer(containers: ContainerStore, id: string): Pro
 }
 
 /** Every container, newest first. */
-export async function loadContainers(containers: ContainerStore): Promise<ContainerEntry[]> {
-  const records = await containers.list();
+export async function loadContainers(containers: ContainerStore, options: { where?: (state: ContainerState) => boolean } = {}): Promise<ContainerEntry[]> {
   const entries = await Promise.all(
-    records.map(async (record) => {
-      const state = await readState(containers, record.Id).catch(() => undefined);
-      return state ? { record, state } : undefined;
+    (await containers.ids()).map(async (id) => {
+      const state = await readState(containers, id).catch(() => undefined);
+      // `where` first: ps without -a reads the records of running containers only
+      if (!state || (options.where && !options.where(state))) return undefined;
+      const record = await containers.read(id);
+      return record ? { record, state } : undefined;
     }),
   );
   return entries.filter((e): e is ContainerEntry => e !== undefined).sort(newestFirst);

@@ -170,14 +170,17 @@ export class ContainerStore {
   }
 
   async list(): Promise<ContainerRecord[]> {
-    let names: string[];
+    const records = await Promise.all((await this.ids()).map((id) => this.read(id)));
+    return records.filter((r): r is ContainerRecord => r !== undefined);
+  }
+
+  /** The ids of the container directories there are (their records are read apart). */
+  async ids(): Promise<string[]> {
     try {
-      names = await fs.readdir(this.dir);
+      return (await fs.readdir(this.dir)).filter((n) => ID.test(n));
     } catch {
       return [];
     }
-    const records = await Promise.all(names.filter((n) => ID.test(n)).map((id) => this.read(id)));
-    return records.filter((r): r is ContainerRecord => r !== undefined);
   }
 
   /**
