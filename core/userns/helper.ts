@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsboxError } from '../errors.js';
+import { runtimeDir } from '../paths.js';
 import { currentMapping, findMappingTools, type IdRange, type MappingTools, type UserMapping } from './mapping.js';
 
 /** Set in the environment of a tsbox process started by reexecInUserNamespace. */
@@ -138,7 +139,8 @@ export async function reexecInUserNamespace(mapping: UserMapping = currentMappin
     ...process.argv.slice(1),
   ];
   const { done } = spawnHelper(args, {
-    env: { ...process.env, [USERNS_MARKER]: '1' },
+    // the runtime directory as found out here: inside, uid 0 would name another fallback (/tmp/tsbox-run-0)
+    env: { ...process.env, [USERNS_MARKER]: '1', XDG_RUNTIME_DIR: runtimeDir() },
     stdio: 'inherit',
     forwardSignals: true,
   });

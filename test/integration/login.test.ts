@@ -39,6 +39,24 @@ test('a pull without credentials from a registry that wants them: one line namin
   }
 });
 
+test('without XDG_RUNTIME_DIR (su, sudo, cron): login keeps the credentials in the /tmp fallback, and pull finds them there', async () => {
+  const anonymous = tempStore();
+  writeFileSync(anonymous.env.CONTAINERS_REGISTRIES_CONF!, '');
+  // the user's own fallback runtime directory: what login writes there, logout removes again
+  const env = { ...anonymous.env, XDG_RUNTIME_DIR: '', REGISTRY_AUTH_FILE: '' };
+  try {
+    const login = await runTsbox(['login', '--tls-verify=false', '-u', 'alice', '--password-stdin', registry.host], { env, input: 'correct horse\n', timeoutMs: 60_000 });
+    assert.is(login.code, 0, login.stderr);
+    assert.ok(existsSync(`/tmp/tsbox-run-${process.getuid!()}/containers/auth.json`));
+    // pull runs again inside the user namespace, as uid 0 there: the same fallback, not /tmp/tsbox-run-0
+    const pull = await runTsbox(['pull', '-q', '--tls-verify=false', `${registry.host}/library/busybox`], { env, timeoutMs: 120_000 });
+    assert.is(pull.stderr.includes('authentication required'), false, pull.stderr);
+  } finally {
+    await runTsbox(['logout', registry.host], { env, timeoutMs: 30_000 });
+    anonymous.cleanup();
+  }
+});
+
 test('login with the right password says so and writes auth.json with mode 0600', async () => {
   const r = await run(['login', '--tls-verify=false', '-u', 'alice', '--password-stdin', registry.host], 'correct horse\n');
   assert.is(r.stderr, '');
