@@ -40,14 +40,8 @@ async function main(commands: readonly CommandClass[]): Promise<number> {
     stdout.write(groupHelp(argv[0]!, [...commands], styleFor(stdout)));
     return 0;
   }
-  if (argv[0] === '--version' || argv[0] === '-v') {
-    // plain --version stays fast: no helper, no host probe
-    if (!argv.includes('--verbose')) {
-      stdout.write(`tsbox version ${VERSION}\n`);
-      return 0;
-    }
-    argv = ['version'];
-  }
+  // `tsbox --version`: podman's line first, then the helper's version and the host features
+  if (argv[0] === '--version' || argv[0] === '-v') argv = argv.includes('--verbose') ? ['version'] : ['version', '--brief'];
 
   const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors: colorEnabled(stdout) });
   // none named (help, a typo): all of them, for the listing and the suggestions

@@ -2,10 +2,9 @@
 // needs, dist/bundle/cmd-<module>.js holding that command alone, or all.js
 // (every command) for help and mistyped command lines. Node's module loader
 // costs about a millisecond per file, so a command's own self-contained
-// bundle starts faster than shared chunks. Plain --version needs nothing.
+// bundle starts faster than shared chunks.
 import { takeGlobalOptions } from './global-options.js';
 import { entryFor } from './command-table.js';
-import { VERSION } from './version-string.js';
 
 let argv: string[] = [];
 try {
@@ -13,9 +12,6 @@ try {
 } catch {
   // all.js says what is wrong with them
 }
-if ((argv[0] === '--version' || argv[0] === '-v') && !argv.includes('--verbose')) {
-  process.stdout.write(`tsbox version ${VERSION}\n`);
-} else {
-  const entry = entryFor(argv);
-  await import(new URL(entry ? `./cmd-${entry.module}.js` : './all.js', import.meta.url).href);
-}
+// `tsbox --version` is `tsbox version` in brief (cli.ts)
+const entry = argv[0] === '--version' || argv[0] === '-v' ? { module: 'version' } : entryFor(argv);
+await import(new URL(entry ? `./cmd-${entry.module}.js` : './all.js', import.meta.url).href);

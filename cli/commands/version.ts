@@ -8,7 +8,7 @@ export class VersionCommand extends BaseCommand {
     category: 'System',
     description: 'display the tsbox version information',
     details: `
-      Prints the versions of tsbox, its helper (\`tsbox-helper --version\`) and Node.js, the OS and architecture, and the host features tsbox found (as \`tsbox info\` reports them): cgroups, user namespaces and the id mapping, overlayfs, the network backend, seccomp and the runtime directory, with a one-line fix for each missing piece. \`tsbox --version --verbose\` prints the same; plain \`tsbox --version\` prints only \`tsbox version X\` and starts nothing.
+      Prints the versions of tsbox, its helper (\`tsbox-helper --version\`) and Node.js, the OS and architecture, and the host features tsbox found (as \`tsbox info\` reports them): cgroups, user namespaces and the id mapping, overlayfs, the network backend, seccomp and the runtime directory, with a one-line fix for each missing piece. \`tsbox --version --verbose\` prints the same; plain \`tsbox --version\` prints \`tsbox version X\` (podman's line, first), the helper's version and the host features on one line.
 
       \`--format\` takes \`json\` or a Go template over \`.Client\` (\`Version\`, \`HelperVersion\`, \`NodeVersion\`, \`OsArch\`).
     `,
@@ -21,6 +21,8 @@ export class VersionCommand extends BaseCommand {
 
   format = Option.String('-f,--format', { description: 'Change the output format to JSON or a Go template' });
   verbose = Option.Boolean('--verbose', false, { description: 'Accepted for `tsbox --version --verbose`; the output is the same' });
+  // `tsbox --version`: the version line first, as podman's, then the helper and the host in brief
+  brief = Option.Boolean('--brief', false, { hidden: true });
 
   async execute(): Promise<number> {
     const { hostInfo } = await import('../../core/host/info.js');
@@ -49,6 +51,19 @@ export class VersionCommand extends BaseCommand {
       ['Seccomp', host.security.seccompEnabled ? 'enabled' : 'not available'],
       ['Runtime Dir', `${host.runtimeDir.path}${host.runtimeDir.fallback ? ' (fallback)' : ''}`],
     ];
+    if (this.brief) {
+      const value = (key: string) => rows.find(([k]) => k === key)![1];
+      const features = [
+        `user namespaces ${value('User Namespaces')}`,
+        `id mapping ${value('ID Mapping')}`,
+        `overlay ${value('Overlay')}`,
+        `network ${value('Network')}`,
+        `cgroups ${value('Cgroups')}`,
+        `seccomp ${value('Seccomp')}`,
+      ];
+      this.context.stdout.write(`tsbox version ${info.version.Version}\nhelper version ${info.version.HelperVersion || 'not found'}\nhost: ${features.join('; ')}\n`);
+      return 0;
+    }
     const width = Math.max(...rows.map(([key]) => key.length)) + 2;
     let text = rows.map(([key, value]) => `${`${key}:`.padEnd(width)}${value}\n`).join('');
     if (info.hints.length > 0) text += `\nHints:\n${info.hints.map((hint) => `  - ${hint}\n`).join('')}`;

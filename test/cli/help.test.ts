@@ -86,11 +86,15 @@ test('an option after the image is the container command\'s, not a request for h
   assert.not.match(r.stdout, /Run a command in a new container/);
 });
 
-test('tsbox --version prints one line; --version --verbose and tsbox version add the helper and the host', async () => {
-  for (const args of [['--version'], ['-v']]) {
+test('tsbox --version: podman\'s line first, then the helper\'s version and the host features; --verbose and tsbox version in full', async () => {
+  for (const args of [['--version'], ['-v'], ['--log-level', 'error', '--version']]) {
     const r = await tsbox(args);
     assert.is(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^tsbox version \d+\.\d+\.\d+\n$/);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0]!, /^tsbox version \d+\.\d+\.\d+$/);
+    assert.match(lines[1]!, /^helper version \d+\.\d+\.\d+$/);
+    assert.match(lines[2]!, /^host: user namespaces (allowed|not allowed: .+); id mapping .+; overlay .+; network .+; cgroups v[12].*; seccomp .+$/);
+    assert.is(lines.length, 4, r.stdout);
   }
   for (const args of [['--version', '--verbose'], ['version']]) {
     const r = await tsbox(args);
