@@ -2,7 +2,7 @@
 // so removed inside the user namespace when plain removal cannot), its name,
 // its runtime directory, a network backend still around, and with `volumes`
 // its anonymous volumes.
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { ContainerNotFoundError, removeTreeInUserNamespace, type ContainerStore } from '../runtime/containers.js';
 import { removeAnonymousVolumes } from '../runtime/mounts.js';
@@ -55,8 +55,9 @@ export async function removeContainer(containers: ContainerStore, id: string, op
       // gone meanwhile
     }
     // rm returns once nothing of the container is left: a killed process takes a moment to go
+    // (isAlive takes a zombie for gone)
     const { pid, start } = state.Network;
-    for (const deadline = Date.now() + 2000; isAlive(pid, start) && !isZombie(pid) && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 2000; isAlive(pid, start) && Date.now() < deadline; ) {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -69,16 +70,5 @@ export async function removeContainer(containers: ContainerStore, id: string, op
   await fs.rm(runtimePaths(id).dir, { recursive: true, force: true }).catch((err: Error) => warn(`removing ${runtimePaths(id).dir}: ${err.message}`));
   if (options.volumes && record?.Run?.AnonymousVolumes?.length) {
     await removeAnonymousVolumes(record.Run.AnonymousVolumes, dirname(containers.dir), warn);
-  }
-}
-
-/** Dead but not yet reaped by its parent: nothing of it runs any more. */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the state follows the command name, which may itself hold ')'
-    return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
-  } catch {
-    return true;
   }
 }
