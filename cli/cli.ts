@@ -6,10 +6,10 @@
 import { Cli, type CommandClass } from 'clipanion';
 import { ExitCode } from './base.js';
 import { takeGlobalOptions } from './global-options.js';
-import { commandsFor, groupNames } from './command-table.js';
+import { commandsFor } from './command-table.js';
 import { colorEnabled, styleFor } from './color.js';
 import { groupHelp, overview, tidyUsage } from './help.js';
-import { parseErrorText } from './usage-errors.js';
+import { commandGroups, parseErrorText } from './usage-errors.js';
 import { VERSION } from './version-string.js';
 
 const EXIT_USAGE = 125;
@@ -36,7 +36,7 @@ async function main(commands: readonly CommandClass[]): Promise<number> {
   // `tsbox help run` is `tsbox run --help`
   if (argv[0] === 'help') argv = [...argv.slice(1), '--help'];
   // `tsbox volume --help`: the group's commands
-  if (groupNames().has(argv[0]!) && (argv[1] === '--help' || argv[1] === '-h')) {
+  if (commandGroups(commands).has(argv[0]!) && (argv[1] === '--help' || argv[1] === '-h')) {
     stdout.write(groupHelp(argv[0]!, [...commands], styleFor(stdout)));
     return 0;
   }

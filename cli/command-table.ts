@@ -72,11 +72,6 @@ export function commandsFor(argv: readonly string[], all: readonly CommandClass[
   return matching.length > 0 ? matching : [...all];
 }
 
-/** The first words of multi-word commands (`volume`, `system`, ...). */
-export function groupNames(): Set<string> {
-  return new Set(COMMAND_TABLE.flatMap((entry) => entry.paths.filter((path) => path.length > 1).map((path) => path[0]!)));
-}
-
 function startsWith(argv: readonly string[], path: readonly string[]): boolean {
   return path.length > 0 && path.every((word, i) => argv[i] === word);
 }
