@@ -9,9 +9,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ContainerStore, newContainerId } from '../../core/runtime/containers.js';
 import { buildSpec, type ContainerRecord } from '../../core/runtime/spec.js';
 import { initialState, processStartTime, writeState, type ContainerState } from '../../core/container/state.js';
@@ -224,17 +223,18 @@ test('__complete loads no registry client, tar or helper code and starts no proc
   assert.ok(r.stdout.split('\n').includes('webserver'));
 });
 
-test('__complete through bin/tsbox loads no bundle chunk holding registry, tar or helper code', async () => {
-  const r = await runProgram(process.execPath, ['--import', moduleHook(), '--', TSBOX_BIN, '__complete', 'containers'], { env: { ...process.env, ...temp.env }, timeoutMs: 30_000 });
+test('__complete through bin/tsbox runs its own bundle, which holds no registry, tar or helper code', async () => {
+  // the code cache names the bundles that ran (cli/code-cache.ts): one file per bundle
+  const cache = join(temp.root, 'cache-complete');
+  const r = await runProgram(process.execPath, ['--', TSBOX_BIN, '__complete', 'containers'], { env: { ...process.env, ...temp.env, XDG_CACHE_HOME: cache }, timeoutMs: 30_000 });
   assert.is(r.code, 0, r.stderr);
-  const chunks = r.stderr.split('\n').filter((l) => l.startsWith('LOADED file:') && l.includes('/dist/bundle/')).map((l) => fileURLToPath(l.slice('LOADED '.length)));
-  assert.ok(chunks.length > 0, 'the hook saw the bundle load');
+  const ran = readdirSync(join(cache, 'tsbox', 'code')).map((entry) => entry.slice(0, entry.indexOf('.cjs-') + '.cjs'.length));
+  assert.equal(ran, ['cmd-complete.cjs']);
   // esbuild marks each module it bundles with a `// path` comment line
-  for (const chunk of chunks) {
-    const sources = readFileSync(chunk, 'utf8').split('\n').filter((line) => /^\/\/ (dist|node_modules)\//.test(line));
-    for (const unwanted of UNWANTED) {
-      assert.not.ok(sources.some((line) => line.includes(unwanted)), `${chunk} holds ${sources.filter((l) => l.includes(unwanted)).join(', ')}`);
-    }
+  const sources = readFileSync(join(REPO_ROOT, 'dist', 'bundle', 'cmd-complete.cjs'), 'utf8').split('\n').filter((line) => /^\/\/ (dist|node_modules)\//.test(line));
+  assert.ok(sources.some((line) => line.includes('/cli/commands/complete.js')), 'the bundle holds the command');
+  for (const unwanted of UNWANTED) {
+    assert.not.ok(sources.some((line) => line.includes(unwanted)), `cmd-complete.cjs holds ${sources.filter((l) => l.includes(unwanted)).join(', ')}`);
   }
   assert.ok(r.stdout.split('\n').includes('webserver'));
 });
