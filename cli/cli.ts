@@ -4,11 +4,13 @@
 // Commands load core/ lazily in execute(). main.ts runs it with every command;
 // in the bundle, dispatch.ts picks a bundle holding only the command named.
 import { Cli, type CommandClass } from 'clipanion';
+import { fileURLToPath } from 'node:url';
 import { ExitCode } from './base.js';
 import { takeGlobalOptions } from './global-options.js';
 import { commandsFor } from './command-table.js';
 import { colorEnabled, styleFor } from './color.js';
 import { groupHelp, overview, tidyUsage } from './help.js';
+import { useCompiledParser } from './parser-cache.js';
 import { commandGroups, parseErrorText } from './usage-errors.js';
 import { VERSION } from './version-string.js';
 
@@ -43,9 +45,11 @@ async function main(commands: readonly CommandClass[]): Promise<number> {
   // `tsbox --version`: podman's line first, then the helper's version and the host features
   if (argv[0] === '--version' || argv[0] === '-v') argv = argv.includes('--verbose') ? ['version'] : ['version', '--brief'];
 
-  const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors: colorEnabled(stdout) });
   // none named (help, a typo): all of them, for the listing and the suggestions
-  for (const command of commandsFor(argv, commands)) cli.register(command);
+  const cli = newCli(commandsFor(argv, commands), colorEnabled(stdout));
+  // in a command's bundle, the parser the build compiled for it (parser-cache.ts)
+  const bundle = fileURLToPath(import.meta.url);
+  if (bundle.endsWith('.cjs')) useCompiledParser(cli, bundle.replace(/\.cjs$/, '.parser'));
 
   const context = { stdin: process.stdin, stdout, stderr };
   let command;
@@ -68,6 +72,13 @@ async function main(commands: readonly CommandClass[]): Promise<number> {
     stderr.write(`Error: ${(err as Error).message}\n`);
     return EXIT_USAGE;
   }
+}
+
+/** clipanion's Cli with `commands`, as every command line gets it (and the build, to compile each bundle's parser). */
+export function newCli(commands: readonly CommandClass[], enableColors = false): Cli {
+  const cli = new Cli({ binaryLabel: 'tsbox', binaryName: 'tsbox', binaryVersion: VERSION, enableColors });
+  for (const command of commands) cli.register(command);
+  return cli;
 }
 
 /** The command `CMD --help` asks about, when clipanion's answer is its help for one command. */

@@ -5,7 +5,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { TsboxError, describeSystemError } from '../errors.js';
 import { configHome, runtimeDir } from '../paths.js';
 
@@ -158,7 +158,7 @@ function writeAuthFile(path: string, file: AuthFile): void {
   } catch (err) {
     throw new AuthFileError(`creating ${dir}: ${describeSystemError(err)}`, { cause: err });
   }
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}.auth.json.tmp`);
+  const temp = join(dir, `.${randomHex(6)}.auth.json.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'wx', 0o600);

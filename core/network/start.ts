@@ -16,7 +16,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSy
 import { createConnection } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { TsboxError } from '../errors.js';
 import { runtimeDir } from '../paths.js';
 import { silentReporter, type Reporter } from '../progress.js';
@@ -281,7 +281,7 @@ async function publishOnSlirp4netns(socketPath: string, ports: PortMapping[], ti
 async function startSlirp4netns(options: StartNetworkOptions, path: string, ports: PortMapping[]): Promise<RunningNetwork> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const detached = options.detached !== undefined;
-  const apiSocket = join(networkDir(), `slirp4netns-${options.pid}-${randomBytes(4).toString('hex')}.sock`);
+  const apiSocket = join(networkDir(), `slirp4netns-${options.pid}-${randomHex(4)}.sock`);
   const args = [
     '--configure',
     `--mtu=${options.mtu ?? DEFAULT_MTU}`,
@@ -431,7 +431,7 @@ function defaultRoute(): { device?: string; address?: string; gateway?: string }
 
 async function startPasta(options: StartNetworkOptions, path: string, ports: PortMapping[]): Promise<RunningNetwork> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const pidFile = join(networkDir(), `pasta-${options.pid}-${randomBytes(4).toString('hex')}.pid`);
+  const pidFile = join(networkDir(), `pasta-${options.pid}-${randomHex(4)}.pid`);
   const args = pastaArgs({ pid: options.pid, ports, mtu: options.mtu, pidFile, extraArgs: options.extraArgs });
   const logFd = options.detached ? openLog(options.detached.logFile) : undefined;
   let child: ChildProcess;

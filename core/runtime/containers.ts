@@ -9,8 +9,8 @@
 // upper/ holds files owned by mapped ids, so removal happens inside the user
 // namespace (the helper's --remove-after-exit for --rm, else runInUserNamespace).
 // A separate lock from store.lock keeps `run` from waiting behind a pull's commits.
-import { promises as fs, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { randomBelow, randomHex } from '../random.js';
 import { join } from 'node:path';
 import { TsboxError } from '../errors.js';
 import { storeRoot } from '../paths.js';
@@ -51,13 +51,13 @@ const SURNAMES = [
 ];
 
 function randomName(): string {
-  const pick = <T>(list: T[]) => list[randomBytes(2).readUInt16BE() % list.length]!;
+  const pick = <T>(list: T[]) => list[randomBelow(list.length)]!;
   return `${pick(ADJECTIVES)}_${pick(SURNAMES)}`;
 }
 
 /** A new container id: 64 hex digits. */
 export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 export function validateName(name: string): void {
@@ -145,7 +145,7 @@ export class ContainerStore {
         }
       } else {
         for (let tries = 0; ; tries++) {
-          chosen = tries < 20 ? randomName() : `${randomName()}_${randomBytes(2).toString('hex')}`;
+          chosen = tries < 20 ? randomName() : `${randomName()}_${randomHex(2)}`;
           if (!(await this.owner(chosen))) break;
         }
       }
@@ -177,7 +177,8 @@ export class ContainerStore {
   /** The ids of the container directories there are (their records are read apart). */
   async ids(): Promise<string[]> {
     try {
-      return (await fs.readdir(this.dir)).filter((n) => ID.test(n));
+      // sync: ps lists the store before anything else, and a first async fs call starts libuv's thread pool
+      return readdirSync(this.dir).filter((n) => ID.test(n));
     } catch {
       return [];
     }

@@ -2,7 +2,7 @@
 // written atomically; names (tags) move between images only under the store
 // lock, so two processes tagging at once cannot leave a name on two images.
 import { promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { join } from 'node:path';
 import { isShortName, parseReference } from '../reference/index.js';
 import { writeFileAtomic } from './atomic.js';
@@ -211,7 +211,7 @@ export async function removeImage(ctx: StoreContext, id: string): Promise<void> 
 
 export async function removeImageUnlocked(ctx: StoreContext, id: string): Promise<void> {
   await fs.mkdir(ctx.layout.tmpDir, { recursive: true });
-  const doomed = join(ctx.layout.tmpDir, `removing-${id.slice(0, 12)}-${randomBytes(4).toString('hex')}.${ownerSuffix()}`);
+  const doomed = join(ctx.layout.tmpDir, `removing-${id.slice(0, 12)}-${randomHex(4)}.${ownerSuffix()}`);
   try {
     await fs.rename(imageDir(ctx, id), doomed);
   } catch (err) {

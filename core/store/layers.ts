@@ -3,7 +3,7 @@
 // a work directory under tmp/ and then renamed into place, so a layer
 // directory that exists is always complete.
 import { promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { join } from 'node:path';
 import { TsboxError } from '../errors.js';
 import { commitDirectory, isTempName, writeFileAtomic } from './atomic.js';
@@ -81,7 +81,7 @@ export async function listLayers(ctx: StoreContext): Promise<string[]> {
  */
 export async function newLayerWorkDir(ctx: StoreContext): Promise<string> {
   await ctx.prepareWrite();
-  const dir = join(ctx.layout.tmpDir, `layer-${randomBytes(6).toString('hex')}.${ownerSuffix()}`);
+  const dir = join(ctx.layout.tmpDir, `layer-${randomHex(6)}.${ownerSuffix()}`);
   await fs.mkdir(dir, { mode: 0o700 });
   await fs.mkdir(join(dir, 'diff'), { mode: 0o755 });
   return dir;
@@ -114,7 +114,7 @@ export async function commitLayer(ctx: StoreContext, workDir: string, info: Laye
  * Must run inside the user namespace: the files belong to mapped ids.
  */
 export async function removeLayerDir(ctx: StoreContext, chainId: string): Promise<void> {
-  const doomed = join(ctx.layout.tmpDir, `removing-${digestHex(chainId).slice(0, 12)}-${randomBytes(4).toString('hex')}.${ownerSuffix()}`);
+  const doomed = join(ctx.layout.tmpDir, `removing-${digestHex(chainId).slice(0, 12)}-${randomHex(4)}.${ownerSuffix()}`);
   await fs.mkdir(ctx.layout.tmpDir, { recursive: true });
   try {
     await fs.rename(layerDir(ctx, chainId), doomed);
@@ -133,7 +133,7 @@ export async function removeLayerDir(ctx: StoreContext, chainId: string): Promis
  */
 export async function holdLayers(ctx: StoreContext, chainIdList: readonly string[]): Promise<() => Promise<void>> {
   await ctx.prepareWrite();
-  const path = join(ctx.layout.tmpDir, `hold-${randomBytes(6).toString('hex')}.${ownerSuffix()}`);
+  const path = join(ctx.layout.tmpDir, `hold-${randomHex(6)}.${ownerSuffix()}`);
   await writeFileAtomic(path, JSON.stringify(chainIdList));
   return () => fs.rm(path, { force: true });
 }

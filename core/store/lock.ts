@@ -6,7 +6,7 @@
 // that both judged it stale cannot both break it (the second would otherwise
 // delete the lock the first has just taken).
 import { promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { TsboxError } from '../errors.js';
 import { tempNameFor } from './atomic.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
@@ -83,7 +83,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   const timeoutMs = options.timeoutMs ?? defaultTimeout();
   const deadline = Date.now() + timeoutMs;
   const { pid, startTime } = currentOwner();
-  const content = `${pid} ${startTime} ${randomBytes(8).toString('hex')}\n`;
+  const content = `${pid} ${startTime} ${randomHex(8)}\n`;
   // The content is complete before the lock appears: a waiter never reads an empty lock.
   const temp = tempNameFor(path);
   await fs.writeFile(temp, content, { flag: 'wx' });

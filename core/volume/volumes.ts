@@ -5,7 +5,7 @@
 // user namespace can delete (removeTree).
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { TsboxError } from '../errors.js';
 import { storeRoot } from '../paths.js';
 import { commitDirectory, isTempName, tempNameFor, writeFileAtomic } from '../store/atomic.js';
@@ -93,7 +93,7 @@ export class VolumeStore {
   }
 
   async create(options: CreateVolumeOptions = {}): Promise<Volume> {
-    const name = options.name ?? randomBytes(32).toString('hex');
+    const name = options.name ?? randomHex(32);
     checkVolumeName(name);
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     const existing = await this.find(name);
