@@ -269,6 +269,7 @@ static _Noreturn void run_container(const struct run_options *o, struct run_chan
   if (unshare(CLONE_NEWNS | o->unshare_flags) < 0) report_fail(EXIT_HELPER, "namespaces", errno, "unshare the namespaces");
   if ((o->unshare_flags & CLONE_NEWNET) && ns_loopback_up() < 0)
     report_fail(EXIT_HELPER, "network", errno, "bring up the loopback interface");
+  report_send(REPORT_NAMESPACES, 0);
 
   int root = mount_root(o);
   mount_run_ops(root, o);
@@ -537,17 +538,25 @@ void run_main(int argc, char **argv) {
 
   struct report r;
   pid_t container = -1;
-  bool ready = false;
+  bool made = false, ready = false, namespaces_sent = false;
   int failure = 0, master = -1;
   while (report_read(ch.report[0], &r) == 1) {
     if (r.type == REPORT_UNSHARED) {
       write_maps(&o, &ch, namespace_root);
       if (write_all(ch.maps[1], "M", 1) < 0) outer_fail("userns", errno, "signal the user namespace");
       close_fd(&ch.maps[1]);
-    } else if (r.type == REPORT_PID || r.type == REPORT_READY) {
-      /* C sends the pid, G says ready: either may come first */
+    } else if (r.type == REPORT_PID || r.type == REPORT_NAMESPACES || r.type == REPORT_READY) {
+      /* C sends the pid, G says its namespaces exist and then that it is
+       * ready (root mounted and pivoted): "namespaces" goes out as soon as
+       * there are namespaces to join, so that the caller starts the network
+       * while G mounts; "pid" once G is ready */
       if (r.type == REPORT_PID) container = r.value;
+      else if (r.type == REPORT_NAMESPACES) made = true;
       else ready = true;
+      if (container >= 0 && made && !namespaces_sent) {
+        status_namespaces(status_fd, container);
+        namespaces_sent = true;
+      }
       if (container < 0 || !ready) continue;
       status_pid(status_fd, container);
       if (o.tty) {

@@ -85,11 +85,15 @@ static void status_line(int fd, const char *line, size_t len) {
   (void)write_all(fd, line, len);
 }
 
-void status_pid(int fd, pid_t pid) {
+static void status_pid_event(int fd, const char *event, pid_t pid) {
   char line[64];
-  int len = snprintf(line, sizeof line, "{\"event\":\"pid\",\"pid\":%ld}\n", (long)pid);
+  int len = snprintf(line, sizeof line, "{\"event\":\"%s\",\"pid\":%ld}\n", event, (long)pid);
   status_line(fd, line, (size_t)len);
 }
+
+void status_namespaces(int fd, pid_t pid) { status_pid_event(fd, "namespaces", pid); }
+
+void status_pid(int fd, pid_t pid) { status_pid_event(fd, "pid", pid); }
 
 void status_started(int fd) {
   static const char line[] = "{\"event\":\"started\"}\n";

@@ -11,6 +11,7 @@
 /* Record types on the report pipe. */
 #define REPORT_UNSHARED 'U' /* the user namespace exists: write the maps */
 #define REPORT_PID 'P'      /* value: host pid of the container's first process */
+#define REPORT_NAMESPACES 'N' /* G's namespaces exist: the network can be set up while G mounts */
 #define REPORT_READY 'R'    /* set up; waiting for the go byte */
 #define REPORT_ERROR 'E'    /* value: errno; exit_code; stage; message */
 #define REPORT_FALLBACK 'F' /* value: errno of the kernel's overlay mount; fuse-overlayfs is used */
@@ -38,6 +39,7 @@ _Noreturn void report_fail(int exit_code, const char *stage, int errsv, const ch
 int report_read(int fd, struct report *out);
 
 /* JSON lines on the status fd (fd < 0: nothing written). */
+void status_namespaces(int fd, pid_t pid);
 void status_pid(int fd, pid_t pid);
 /* the command has been exec'd (the report pipe closed without an error) */
 void status_started(int fd);

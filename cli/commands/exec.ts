@@ -40,7 +40,6 @@ export class ExecCommand extends BaseCommand {
     const { ContainerStore } = await import('../../core/runtime/containers.js');
     const { resolveContainer, latestContainer } = await import('../../core/container/lookup.js');
     const { execInContainer } = await import('../../core/runtime/exec.js');
-    const { containerSeccomp } = await import('../../core/runtime/seccomp.js');
     const { createReporter } = await import('../reporter.js');
 
     const words = this.latest ? [this.first, ...this.rest] : [...this.rest];
@@ -71,7 +70,11 @@ export class ExecCommand extends BaseCommand {
         ...(this.workdir !== undefined ? { workdir: this.workdir } : {}),
         privileged: this.privileged,
       },
-      { reporter: createReporter({ quiet: false, stderr: this.context.stderr }), seccomp: containerSeccomp },
+      {
+        reporter: createReporter({ quiet: false, stderr: this.context.stderr }),
+        // loaded only for a container that has no program kept
+        seccomp: async (spec) => (await import('../../core/runtime/seccomp.js')).containerSeccomp(spec),
+      },
     );
   }
 }

@@ -65,9 +65,9 @@ export function initialState(): ContainerState {
 }
 
 /** The container's files that do not survive a reboot. */
-export function runtimePaths(id: string): { dir: string; exit: string; attach: string; networkLog: string } {
+export function runtimePaths(id: string): { dir: string; exit: string; attach: string; networkLog: string; seccomp: string } {
   const dir = join(runtimeDir(), 'tsbox', 'containers', id);
-  return { dir, exit: join(dir, 'exit'), attach: join(dir, 'attach'), networkLog: join(dir, 'network.log') };
+  return { dir, exit: join(dir, 'exit'), attach: join(dir, 'attach'), networkLog: join(dir, 'network.log'), seccomp: join(dir, 'seccomp.bpf') };
 }
 
 let bootId: string | undefined;

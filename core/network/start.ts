@@ -21,7 +21,7 @@ import { TsboxError } from '../errors.js';
 import { runtimeDir } from '../paths.js';
 import { silentReporter, type Reporter } from '../progress.js';
 import { PASTA_DNS_FORWARDER, SLIRP4NETNS_CONTAINER_IP, SLIRP4NETNS_DNS, SLIRP4NETNS_GATEWAY } from './files.js';
-import { findProgram, requireBackend, type Backend } from './mode.js';
+import { findProgram, hostHasDefaultRoute, requireBackend, type Backend } from './mode.js';
 import { assignHostPorts } from './ports.js';
 import type { PortMapping } from './publish.js';
 
@@ -180,7 +180,10 @@ function startError(backend: Backend, why: string, tail: OutputTail): TsboxError
       ? '/dev/net/tun must be usable by everyone (mode 0666), as distributions ship it'
       : /Failed to bind/.test(output)
         ? PORT_IN_USE_HINT
-        : undefined;
+        : backend === 'pasta' && !hostHasDefaultRoute()
+          ? // the pasta of 2023 (Debian 12's) copies the host's default route and refuses to start without one
+            'pasta needs a default route on the host: install slirp4netns, or use --network none'
+          : undefined;
   return new TsboxError(`${backend} failed to set up the network: ${output || why}`, hint ? { hint } : {});
 }
 

@@ -6,7 +6,7 @@
 // terminal for attach, writes the exit file and runs `tsbox container
 // cleanup ID`, which stops the network and applies --rm and --restart.
 import { spawn } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
@@ -77,6 +77,8 @@ export async function startContainer(containers: ContainerStore, id: string, opt
   const base = currentMapping();
   const store = await openStore({ mapping: { uids: base.uids, gids: base.gids } });
   const seccomp = options.seccomp ? await options.seccomp(spec) : undefined;
+  // kept for exec, which applies the program its container runs with (exec.ts)
+  if (seccomp) await writeFileAtomic(runtime.seccomp, seccomp);
   const tools = mapping.full ? findMappingTools() : undefined;
   if (tools && 'missing' in tools) throw new TsboxError(`${tools.missing} not found`, { hint: 'install the uidmap package' });
 
@@ -128,6 +130,11 @@ export async function startContainer(containers: ContainerStore, id: string, opt
   const statusPipe = pipes[STATUS_FD] as Readable;
 
   let network: Awaited<ReturnType<typeof startContainerNetwork>> | undefined;
+  // started on the namespaces event, while the helper mounts the root; awaited on the pid event
+  let networkStart: Promise<unknown> | undefined;
+  const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
+  const startNetwork = (pid: number) =>
+    (networkStart ??= startContainerNetwork(spec, run!.NetworkFlag, pid, reporter, { logFile: runtime.networkLog }).then((started) => (network = started)));
   const errors: string[] = [];
   const wording: Array<Promise<void>> = [];
   const release = () => {
@@ -145,10 +152,7 @@ export async function startContainer(containers: ContainerStore, id: string, opt
       };
       const onPid = async (pid: number) => {
         try {
-          const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
-          if (userMode && run) {
-            network = await startContainerNetwork(spec, run.NetworkFlag, pid, reporter, { logFile: runtime.networkLog });
-          }
+          if (userMode && run) await startNetwork(pid);
           const networkState: ContainerNetworkState | undefined = network
             ? { backend: network.info.backend, pid: network.info.pid, start: processStartTime(network.info.pid) ?? '', ports: network.info.ports }
             : undefined;
@@ -176,7 +180,8 @@ export async function startContainer(containers: ContainerStore, id: string, opt
         }
       };
       readEvents(statusPipe, (event: HelperEvent) => {
-        if (event.event === 'pid') void onPid(event.pid);
+        if (event.event === 'namespaces' && userMode && run) startNetwork(event.pid).catch(() => {}); // onPid reports it
+        else if (event.event === 'pid') void onPid(event.pid);
         else if (event.event === 'error') wording.push(helperErrorText(event).then((text) => void errors.push(text)));
         else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
         else if (event.event === 'started' && !settled) {
@@ -200,10 +205,19 @@ export async function startContainer(containers: ContainerStore, id: string, opt
       });
     });
   } catch (err) {
+    // a network still starting when the helper failed is stopped once it has started
+    await networkStart?.catch(() => {});
     if (network) await network.stop().catch(() => {});
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     release();
     throw err;
   }
   release();
+}
+
+/** A whole file or none: exec must never read half a seccomp program. */
+async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, data, { mode: 0o600 });
+  await rename(temp, path);
 }

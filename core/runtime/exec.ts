@@ -10,11 +10,12 @@
 // The helper inherits our stdout/stderr (and stdin with -i or -t): this
 // process never touches the command's streams.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
 import { helperPath } from '../userns/helper.js';
-import { readState } from '../container/state.js';
+import { readState, runtimePaths } from '../container/state.js';
 import type { ContainerStore } from './containers.js';
 import { exitCodeOf, FORWARDED_SIGNALS, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { expandEnvEntry, mergeEnv, parseEnvFile, SpecError, type ContainerSpec } from './spec.js';
@@ -49,7 +50,7 @@ export interface ExecRequest {
 
 export interface ExecOptions {
   reporter?: Reporter;
-  /** the container's compiled seccomp program, when it has a profile (core/runtime/seccomp.ts) */
+  /** the seccomp program for the container's spec (core/runtime/seccomp.ts), when it has none kept */
   seccomp?(spec: ContainerSpec): Promise<Buffer | undefined>;
 }
 
@@ -100,7 +101,7 @@ export async function execInContainer(containers: ContainerStore, id: string, re
     });
   }
   const spec = record.Spec;
-  const seccomp = options.seccomp ? await options.seccomp(spec) : undefined;
+  const seccomp = spec.seccomp ? (keptSeccomp(id) ?? (options.seccomp ? await options.seccomp(spec) : undefined)) : undefined;
   const args = execHelperArgs(spec, state.Pid, request, { statusFd: STATUS_FD, ...(seccomp ? { seccompFd: SECCOMP_FD } : {}) });
   reporter.debug(`exec in ${id.slice(0, 12)} (pid ${state.Pid}): ${request.command.join(' ')}`);
 
@@ -186,4 +187,17 @@ async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readab
     child.unref();
   }
   return 0;
+}
+
+/**
+ * The seccomp program the container was started with, kept by detached.ts:
+ * exec applies the container's own filter, even when tsbox or its profile
+ * changed since; a container run in the foreground keeps none.
+ */
+function keptSeccomp(id: string): Buffer | undefined {
+  try {
+    return readFileSync(runtimePaths(id).seccomp);
+  } catch {
+    return undefined;
+  }
 }

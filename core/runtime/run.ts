@@ -57,6 +57,9 @@ export interface RunContainerOptions {
 
 /** One status line of the helper (docs/internals.md). */
 export type HelperEvent =
+  /** the container's namespaces exist (its root is still being mounted): the network can start */
+  | { event: 'namespaces'; pid: number }
+  /** its root is mounted and it waits for the sync byte (or runs, without --sync-fd) */
   | { event: 'pid'; pid: number }
   | { event: 'started' }
   | { event: 'overlay'; mode: 'fuse'; errno?: string }
@@ -201,11 +204,17 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   const syncPipe = gated ? (pipes[SYNC_FD] as Writable) : undefined;
   syncPipe?.on('error', () => {});
 
+  // the network starts on the namespaces event, while the helper mounts the root
+  let networkStart: Promise<RunningNetwork> | undefined;
+  const startNetwork = (pid: number) => {
+    networkStart ??= options.startNetwork!(pid).then((started) => (network = started));
+    return networkStart;
+  };
   const onPid = async (pid: number) => {
     options.onPid?.(pid);
     if (!syncPipe) return;
     try {
-      if (options.startNetwork) network = await options.startNetwork(pid);
+      if (options.startNetwork) await startNetwork(pid);
       if (options.beforeStart) await options.beforeStart(pid, child.pid!);
       syncPipe.end(Buffer.from([1]));
     } catch (err) {
@@ -215,7 +224,8 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   };
   let helperError: { stage: string; errno?: string; message: string } | undefined;
   readEvents(pipes[STATUS_FD] as Readable, (event) => {
-    if (event.event === 'pid') void onPid(event.pid);
+    if (event.event === 'namespaces' && syncPipe && options.startNetwork) startNetwork(event.pid).catch(() => {}); // onPid reports it
+    else if (event.event === 'pid') void onPid(event.pid);
     else if (event.event === 'error') {
       reporter.debug(`helper: ${event.stage}: ${event.message}`);
       helperError ??= event;
@@ -233,6 +243,8 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     return { code };
   } finally {
     forwards.forEach((off) => off());
+    // a network still starting when the helper failed is stopped once it has started
+    await networkStart?.catch(() => {});
     if (network) await Promise.resolve(network.stop()).catch((err) => reporter.warn(`stopping the network: ${(err as Error).message}`));
   }
 }

@@ -5,7 +5,6 @@
 // with a changed profile never reads an old program; a file: its path, size
 // and mtime), the architecture, the capabilities kept and the kernel release
 // (minKernel rules).
-import { createHash } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -21,20 +20,23 @@ function stamp(path: string): string {
   }
 }
 
-function profileStamp(profile: string, defaultProfile: () => unknown): string {
+function profileStamp(profile: string, defaultProfile: () => unknown, sha256: (text: string) => string): string {
   if (profile !== 'default') return stamp(profile);
-  return `default:${createHash('sha256').update(JSON.stringify(defaultProfile())).digest('hex')}`;
+  return `default:${sha256(JSON.stringify(defaultProfile()))}`;
 }
 
 /** The compiled program for `spec`, or undefined when it runs unconfined. */
 export async function containerSeccomp(spec: ContainerSpec): Promise<Buffer | undefined> {
   if (!spec.seccomp) return undefined;
-  const { compileSeccomp, defaultSeccompProfile, loadSeccompProfile, nativeSeccompArch } = await import('../security/seccomp.js');
+  // node:crypto loaded here, not at start: exec mostly reads its container's kept program instead
+  const [{ createHash }, { compileSeccomp, defaultSeccompProfile, loadSeccompProfile, nativeSeccompArch }] = await Promise.all([
+    import('node:crypto'),
+    import('../security/seccomp.js'),
+  ]);
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
   const arch = nativeSeccompArch();
   const capabilities = spec.process.capabilities ?? [];
-  const key = createHash('sha256')
-    .update([profileStamp(spec.seccomp.profile, defaultSeccompProfile), arch, capabilities.join(','), release()].join('\n'))
-    .digest('hex');
+  const key = sha256([profileStamp(spec.seccomp.profile, defaultSeccompProfile, sha256), arch, capabilities.join(','), release()].join('\n'));
   const dir = join(runtimeDir(), 'tsbox', 'seccomp');
   const path = join(dir, `${key}.bpf`);
   try {

@@ -5,7 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { compileSeccomp, nativeSeccompArch } from '../../core/security/seccomp.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
@@ -121,6 +122,32 @@ test('-d starts the command in the background and prints nothing', async (contex
   const attached = await tsbox(context, ['exec', 'web', '/etc/passwd']);
   assert.is(attached.code, 126);
   assert.is(attached.stderr, 'Error: cannot run /etc/passwd: permission denied\n');
+});
+
+test('exec applies the seccomp program its container was started with, kept in the runtime directory', async (context) => {
+  const id = (await tsbox(context, ['inspect', '--format', '{{.Id}}', 'web'])).stdout.trim();
+  const kept = join(context.store.env.XDG_RUNTIME_DIR!, 'tsbox', 'containers', id, 'seccomp.bpf');
+  assert.ok(existsSync(kept), 'run -d keeps the program');
+  assert.is(statSync(kept).mode & 0o777, 0o600);
+  const original = readFileSync(kept);
+  assert.is((await tsbox(context, ['exec', 'web', 'mkdir', '/tmp/allowed'])).code, 0);
+  // a program that refuses mkdir: exec must apply the container's kept program, not compile one anew
+  const refuseMkdir = compileSeccomp(
+    { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] },
+    { arch: nativeSeccompArch(), capabilities: [] },
+  );
+  writeFileSync(kept, refuseMkdir);
+  try {
+    const refused = await tsbox(context, ['exec', 'web', 'mkdir', '/tmp/refused']);
+    assert.is.not(refused.code, 0, 'mkdir refused by the kept program');
+    assert.match(refused.stderr, /Operation not permitted/);
+  } finally {
+    writeFileSync(kept, original);
+  }
+  // without a kept program (a container run by an older tsbox): compiled from the container's spec
+  rmSync(kept);
+  const compiled = await tsbox(context, ['exec', 'web', 'sh', '-c', 'unshare -U true; echo $?']);
+  assert.is(compiled.stdout.trim(), '1', 'the default profile still refuses unshare');
 });
 
 test('-l acts on the latest container; a missing container and a stopped one are errors (125)', async (context) => {
