@@ -35,7 +35,6 @@ export class ExecCommand extends BaseCommand {
   rest = Option.Proxy({ name: 'COMMAND' });
 
   async execute(): Promise<number> {
-    const { readFile } = await import('node:fs/promises');
     const { TsboxError, describeSystemError } = await import('../../core/errors.js');
     const { ContainerStore } = await import('../../core/runtime/containers.js');
     const { resolveContainer, latestContainer } = await import('../../core/container/lookup.js');
@@ -48,6 +47,7 @@ export class ExecCommand extends BaseCommand {
     const envFiles: string[] = [];
     for (const path of this.envFile ?? []) {
       try {
+        const { readFile } = await import('node:fs/promises');
         envFiles.push(await readFile(path, 'utf8'));
       } catch (err) {
         throw new TsboxError(`reading --env-file ${path}: ${describeSystemError(err)}`);
