@@ -31,7 +31,7 @@ export class RmCommand extends BaseCommand {
   async execute(): Promise<number> {
     const { parseSeconds } = await import('../container-options.js');
     const timeout = this.time === undefined ? undefined : parseSeconds('--time', this.time);
-    const [{ ContainerStore }, { resolveTargets, checkTargetArgs }, { removeContainer }, { ContainerStateError }, { actOnTargets }, { createReporter }] =
+    const [{ ContainerStore }, { resolveTargets, checkTargetArgs }, { removeContainer, removeLeftovers }, { ContainerStateError }, { actOnTargets }, { createReporter }] =
       await Promise.all([
         import('../../core/runtime/containers.js'),
         import('../../core/container/targets.js'),
@@ -44,7 +44,7 @@ export class RmCommand extends BaseCommand {
     const store = new ContainerStore();
     const reporter = createReporter({ quiet: true, stderr: this.context.stderr });
     const targets = await resolveTargets(store, this.containers, { all: this.all, latest: this.latest });
-    return actOnTargets(
+    const code = await actOnTargets(
       targets,
       (id) =>
         removeContainer(store, id, {
@@ -63,5 +63,8 @@ export class RmCommand extends BaseCommand {
         parallel: 8,
       },
     );
+    // --all: nothing left either of containers a killed command half made or half removed
+    if (this.all) await removeLeftovers(store, (m) => reporter.warn(m));
+    return code;
   }
 }

@@ -1,7 +1,8 @@
 // `container prune`: every container without a process — exited, or created
-// and never started — removed as `rm` removes one.
+// and never started — removed as `rm` removes one; and what commands killed
+// half-way left (remove.ts's removeLeftovers).
 import { loadContainers } from './list.js';
-import { removeContainer } from './remove.js';
+import { removeContainer, removeLeftovers } from './remove.js';
 import type { ContainerStore } from '../runtime/containers.js';
 
 export interface PruneResult {
@@ -23,6 +24,7 @@ export async function pruneContainers(containers: ContainerStore, warn: (message
       }
     }),
   );
+  await removeLeftovers(containers, warn);
   return {
     removed: results.filter((r) => !r.error).map((r) => r.id),
     errors: results.filter((r): r is { id: string; error: Error } => r.error !== undefined),

@@ -72,3 +72,15 @@ export async function removeContainer(containers: ContainerStore, id: string, op
     await removeAnonymousVolumes(record.Run.AnonymousVolumes, dirname(containers.dir), warn);
   }
 }
+
+/**
+ * The leftovers of commands killed half-way (ContainerStore.sweepIncomplete),
+ * with their runtime directories: for `rm --all` and the prunes, which promise
+ * that no container is left.
+ */
+export async function removeLeftovers(containers: ContainerStore, warn: (message: string) => void = () => {}): Promise<void> {
+  const swept = await containers.sweepIncomplete(removeTree);
+  for (const id of swept) {
+    await fs.rm(runtimePaths(id).dir, { recursive: true, force: true }).catch((err: Error) => warn(`removing ${runtimePaths(id).dir}: ${err.message}`));
+  }
+}

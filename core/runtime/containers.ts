@@ -250,6 +250,36 @@ export class ContainerStore {
    * then its name, then its directories — inside the user namespace, since
    * upper/ holds files of mapped ids. `removeTree` does that last step.
    */
+  /**
+   * Removes what a command killed half-way left: container directories with
+   * no config.json (create() writes it last and remove() deletes it first)
+   * and name claims of containers that are gone. Under the containers lock,
+   * so that no create() is between its first directory and its config.json.
+   * Returns the ids of the directories removed.
+   */
+  async sweepIncomplete(removeTree: (dir: string) => Promise<void>): Promise<string[]> {
+    return withLock(this.lockFile, async () => {
+      const swept: string[] = [];
+      for (const id of await this.ids()) {
+        const paths = this.paths(id);
+        if (await exists(paths.config)) continue;
+        await removeTree(paths.dir);
+        swept.push(id);
+      }
+      let names: string[] = [];
+      try {
+        names = readdirSync(this.namesDir);
+      } catch {
+        // no names yet
+      }
+      for (const name of names) {
+        const id = (await fs.readFile(join(this.namesDir, name), 'utf8').catch(() => '')).trim();
+        if (!ID.test(id) || !(await exists(this.paths(id).config))) await fs.rm(join(this.namesDir, name), { force: true });
+      }
+      return swept;
+    });
+  }
+
   async remove(id: string, removeTree: (dir: string) => Promise<void>): Promise<void> {
     const record = await this.read(id);
     const paths = this.paths(id);

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { TsboxError } from '../errors.js';
 import { containerLabels, loadContainers } from '../container/list.js';
-import { removeContainer } from '../container/remove.js';
+import { removeContainer, removeLeftovers } from '../container/remove.js';
 import type { ContainerStore } from '../runtime/containers.js';
 import type { ImageRecord, ImageStore } from '../store/index.js';
 import type { VolumeStore } from '../volume/volumes.js';
@@ -108,6 +108,9 @@ export async function systemPrune(
       result.failures.push({ kind: 'container', id: record.Id, error: error as Error });
     }
   }
+
+  // what commands killed half-way left; only when pruning everything (leftovers carry no labels or dates)
+  if (!filters || (filters.until === undefined && filters.labels.length === 0 && filters.notLabels.length === 0)) await removeLeftovers(stores.containers, warn);
 
   // volumes no remaining container uses
   if (options.volumes) {

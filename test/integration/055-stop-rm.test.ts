@@ -4,7 +4,7 @@
 // at once without a lost or duplicated state.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../lib/registry.js';
 import { pushBusybox } from '../lib/fixtures.js';
@@ -239,6 +239,35 @@ test('rm: a running container is refused without -f (exit 2); -f kills it and le
   const reused = await runDetached(context, 'victim', ['true']);
   assert.is((await tsbox(context, ['wait', 'victim'])).stdout, '0\n');
   assert.is((await tsbox(context, ['rm', reused])).stdout, `${reused}\n`);
+});
+
+test('rm -a and container prune also remove what a killed run left: a directory without config.json, its name claim', async (context) => {
+  const kept = await tsbox(context, ['create', '--name', 'kept', `${context.registry.host}/library/busybox:latest`, 'true']);
+  assert.is(kept.code, 0, kept.stderr);
+  // as a run killed between its first directory and its config.json leaves it (ContainerStore.create),
+  // and a removal killed after deleting config.json
+  const leftover = (n: number) => {
+    const id = String(n).repeat(64);
+    for (const sub of ['userdata', 'upper', 'work', 'merged']) mkdirSync(join(context.store.store, 'containers', id, sub), { recursive: true });
+    writeFileSync(join(context.store.store, 'containers', 'names', `half_made_${n}`), `${id}\n`);
+    return id;
+  };
+  const first = leftover(1);
+  const ps = await tsbox(context, ['ps', '-a', '--format', '{{.Names}}']);
+  assert.is(ps.code, 0, ps.stderr);
+  assert.not.ok(ps.stdout.includes('half_made'), 'not a container to ps');
+  // container prune removes containers without a process (kept, created and never started, too) and the leftover
+  const pruned = await tsbox(context, ['container', 'prune', '-f']);
+  assert.is(pruned.code, 0, pruned.stderr);
+  assert.not.ok(containerIds(context).includes(first), 'prune removed the leftover');
+  assert.not.ok(names(context).includes('half_made_1'));
+  const second = leftover(2);
+  const again = await tsbox(context, ['create', '--name', 'kept2', `${context.registry.host}/library/busybox:latest`, 'true']);
+  assert.is(again.code, 0, again.stderr);
+  const rm = await tsbox(context, ['rm', '-af', '-t', '0']);
+  assert.is(rm.code, 0, rm.stderr);
+  assert.equal(containerIds(context), [], `rm -a left ${containerIds(context).join(' ')} (${second})`);
+  assert.equal(names(context), []);
 });
 
 test('rm -v removes the container\'s anonymous volumes; rm without -v keeps them', async (context) => {
