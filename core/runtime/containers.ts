@@ -258,6 +258,8 @@ export class ContainerStore {
    * Returns the ids of the directories removed.
    */
   async sweepIncomplete(removeTree: (dir: string) => Promise<void>): Promise<string[]> {
+    // no container was ever made here: nothing to sweep, and no directory for the lock
+    if (!(await exists(this.dir))) return [];
     return withLock(this.lockFile, async () => {
       const swept: string[] = [];
       for (const id of await this.ids()) {

@@ -242,6 +242,12 @@ test('rm: a running container is refused without -f (exit 2); -f kills it and le
 });
 
 test('rm -a and container prune also remove what a killed run left: a directory without config.json, its name claim', async (context) => {
+  // a store where no container was ever made: nothing to do, and no error
+  const fresh = { ...context.store.env, TSBOX_ROOT: join(context.store.store, 'never-used') };
+  for (const args of [['rm', '-af'], ['container', 'prune', '-f'], ['system', 'prune', '-f']]) {
+    const r = await runTsbox(args, { env: fresh, timeoutMs: 60_000 });
+    assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
   const kept = await tsbox(context, ['create', '--name', 'kept', `${context.registry.host}/library/busybox:latest`, 'true']);
   assert.is(kept.code, 0, kept.stderr);
   // as a run killed between its first directory and its config.json leaves it (ContainerStore.create),

@@ -109,6 +109,25 @@ test('volumesInUse: named volumes bound from <volumes>/<name>/_data, with their 
   assert.equal(used.get('cache'), [a.record.Id]);
 });
 
+test('sweepIncomplete: a store with no containers directory has nothing to sweep; a directory without config.json and stale claims go, containers stay', async () => {
+  assert.equal(await new ContainerStore(join(root, 'never-used')).sweepIncomplete(async () => {}), []);
+  assert.not.ok(existsSync(join(root, 'never-used')), 'nothing created');
+  const store = new ContainerStore(root);
+  const { record: kept } = await store.create(record('kept'));
+  const { record: half } = await store.create(record('half'));
+  // as a removal killed after deleting config.json leaves it
+  await rm(store.paths(half.Id).config);
+  const removed: string[] = [];
+  const swept = await store.sweepIncomplete(async (dir) => {
+    removed.push(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+  assert.equal(swept, [half.Id]);
+  assert.equal(removed, [store.paths(half.Id).dir]);
+  assert.ok(existsSync(store.paths(kept.Id).config));
+  assert.equal(readdirSync(join(root, 'containers', 'names')), ['kept']);
+});
+
 test('a --rm record (not durable) reads back the same', async () => {
   const store = new ContainerStore(root);
   const { record: stored } = await store.create(record('quick'), { durable: false });
