@@ -6,6 +6,16 @@ import { TsboxError, EXIT_TSBOX } from '../core/errors.js';
 import { globalOptions } from './global-options.js';
 
 export abstract class BaseCommand extends Command {
+  /**
+   * Standard input, made into a stream only when a command reads it: most
+   * never do, and process.stdin opens fd 0 as a stream (~2 ms for a file or
+   * /dev/null; a terminal is reopened). clipanion's context has no stdin in
+   * the bundle (scripts/bundle.mjs).
+   */
+  protected get stdin(): NodeJS.ReadStream {
+    return process.stdin;
+  }
+
   // clipanion's Cli.run catches anything catch() throws, prints it on stdout
   // and exits 1; turning ExitCode into the command's return value here keeps
   // podman's exit codes and keeps stdout clean.

@@ -3,7 +3,7 @@
 // suggest.ts); clipanion is given only the commands the arguments name.
 // Commands load core/ lazily in execute(). main.ts runs it with every command;
 // in the bundle, dispatch.ts picks a bundle holding only the command named.
-import { Cli, type CommandClass } from 'clipanion';
+import { Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { fileURLToPath } from 'node:url';
 import { ExitCode } from './base.js';
 import { takeGlobalOptions } from './global-options.js';
@@ -51,7 +51,8 @@ async function main(commands: readonly CommandClass[]): Promise<number> {
   const bundle = fileURLToPath(import.meta.url);
   if (bundle.endsWith('.cjs')) useCompiledParser(cli, bundle.replace(/\.cjs$/, '.parser'));
 
-  const context = { stdin: process.stdin, stdout, stderr };
+  // no stdin: commands read process.stdin themselves (BaseCommand.stdin), so that one that never reads it never opens it
+  const context = { stdout, stderr } as unknown as BaseContext;
   let command;
   try {
     command = cli.process(argv, context);

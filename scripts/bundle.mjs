@@ -9,7 +9,7 @@
 // the user namespace) are entry points too; they are found next to the
 // bundle that names them (new URL('./cp-worker.js', import.meta.url)).
 import { build } from 'esbuild';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const { COMMAND_TABLE } = await import(new URL('../dist/cli/command-table.js', import.meta.url).href);
 
@@ -27,6 +27,23 @@ for (const { module, name } of COMMAND_TABLE) {
   commandEntries[`cmd-${module}`] = file;
 }
 
+// clipanion's default context takes process.stdin when it loads, which makes
+// fd 0 a stream (~2 ms for a file or /dev/null; a terminal is reopened) for
+// every command, though most never read it: the bundles leave it out, and
+// commands read process.stdin themselves (cli/base.ts, BaseCommand.stdin).
+const CLIPANION_STDIN = '    stdin: process.stdin,\n';
+const noEagerStdin = {
+  name: 'clipanion-no-eager-stdin',
+  setup(b) {
+    b.onLoad({ filter: /clipanion[\\/]lib[\\/]advanced[\\/]Cli\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      // a clipanion that no longer has this line needs this plugin looked at again
+      if (source.split(CLIPANION_STDIN).length !== 2) throw new Error(`${args.path}: clipanion's default context changed; review scripts/bundle.mjs`);
+      return { contents: source.replace(CLIPANION_STDIN, ''), loader: 'js' };
+    });
+  },
+};
+
 const outdir = 'dist/bundle';
 rmSync(outdir, { recursive: true, force: true });
 const common = { bundle: true, splitting: false, platform: 'node', target: 'node20', logLevel: 'warning' };
@@ -40,6 +57,7 @@ await build({
   entryPoints: commandEntries,
   outdir,
   format: 'cjs',
+  plugins: [noEagerStdin],
   // import() of node's own modules becomes require(): a script run by the
   // code cache has no ES module loader to hand import() to
   supported: { 'dynamic-import': false },

@@ -23,11 +23,11 @@ export class ContainerPruneCommand extends BaseCommand {
     const { ContainerStore } = await import('../../core/runtime/containers.js');
     const { pruneContainers } = await import('../../core/container/prune.js');
     if (!this.force) {
-      if (!(this.context.stdin as NodeJS.ReadStream).isTTY) {
+      if (!(this.stdin as NodeJS.ReadStream).isTTY) {
         throw new TsboxError('refusing to prune containers without confirmation: stdin is not a terminal', { hint: 'use --force to remove them without asking' });
       }
       this.context.stdout.write('WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ');
-      const answer = await readLine(this.context.stdin);
+      const answer = await readLine(this.stdin);
       if (!/^y(es)?$/i.test(answer.trim())) return 0;
     }
     const { createReporter } = await import('../reporter.js');

@@ -36,19 +36,19 @@ export class LoginCommand extends BaseCommand {
     if (this.authfile) process.env.REGISTRY_AUTH_FILE = this.authfile;
 
     const { TsboxError } = await import('../../core/errors.js');
-    const interactive = Boolean((this.context.stdin as { isTTY?: boolean }).isTTY);
+    const interactive = Boolean((this.stdin as { isTTY?: boolean }).isTTY);
     let username = this.username;
     let password = this.password;
     if (this.passwordStdin) {
-      password = (await readAll(this.context.stdin)).replace(/\r?\n$/, '');
+      password = (await readAll(this.stdin)).replace(/\r?\n$/, '');
     }
     if (username === undefined) {
       if (!interactive) throw new TsboxError('no username given and standard input is not a terminal', { hint: 'use -u USERNAME with --password-stdin' });
-      username = (await prompt(this.context, 'Username: ', false)).trim();
+      username = (await prompt({ stdin: this.stdin, stderr: this.context.stderr }, 'Username: ', false)).trim();
     }
     if (password === undefined) {
       if (!interactive) throw new TsboxError('no password given and standard input is not a terminal', { hint: 'use --password-stdin' });
-      password = await prompt(this.context, 'Password: ', true);
+      password = await prompt({ stdin: this.stdin, stderr: this.context.stderr }, 'Password: ', true);
     }
     if (username === '') throw new TsboxError('username is empty');
     if (password === '') throw new TsboxError('password is empty');

@@ -37,7 +37,7 @@ export class SystemPruneCommand extends BaseCommand {
         this.all ? '\t- all images without at least one container associated with them' : '\t- all dangling images',
       ];
       const warning = `WARNING! This command removes:\n${lines.join('\n')}\n\nAre you sure you want to continue? [y/N] `;
-      if (!(await confirm(this.context, warning, 'refusing to prune'))) return 0;
+      if (!(await confirm({ stdin: this.stdin, stdout: this.context.stdout }, warning, 'refusing to prune'))) return 0;
     }
     const { openUserStore } = await import('../open-store.js');
     const { ContainerStore } = await import('../../core/runtime/containers.js');

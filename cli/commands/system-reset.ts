@@ -33,7 +33,7 @@ export class SystemResetCommand extends BaseCommand {
         `        - the graphRoot directory: ${JSON.stringify(paths.store)}\n` +
         `        - the runRoot directory: ${JSON.stringify(paths.runtime)}\n` +
         'Are you sure you want to continue? [y/N] ';
-      if (!(await confirm(this.context, warning, 'refusing to reset'))) return 0;
+      if (!(await confirm({ stdin: this.stdin, stdout: this.context.stdout }, warning, 'refusing to reset'))) return 0;
     }
     const { ContainerStore } = await import('../../core/runtime/containers.js');
     const { createReporter } = await import('../reporter.js');

@@ -29,7 +29,7 @@ export class VolumePruneCommand extends BaseCommand {
           unused.map((v) => `${v.Name}\n`).join('') +
           'Are you sure you want to continue? [y/N] ',
       );
-      const answer = await readLine(this.context.stdin);
+      const answer = await readLine(this.stdin);
       if (!/^y(es)?$/i.test(answer.trim())) return 0;
     }
     const removed = await store.prune();

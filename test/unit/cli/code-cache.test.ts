@@ -94,4 +94,16 @@ test('without XDG_CACHE_HOME the cache is under $HOME/.cache', async () => {
   assert.is(readdirSync(join(home, '.cache', 'tsbox', 'code')).length, 1);
 });
 
+
+
+test('the command bundles leave stdin out of clipanion\'s default context (scripts/bundle.mjs): a command that never reads stdin never opens it', () => {
+  for (const bundle of ['cmd-ps.cjs', 'cmd-exec.cjs', 'cmd-run.cjs']) {
+    const source = readFileSync(join(REPO_ROOT, 'dist', 'bundle', bundle), 'utf8');
+    const start = source.indexOf('.defaultContext = {');
+    assert.ok(start > 0, `${bundle} has clipanion's default context`);
+    const block = source.slice(start, source.indexOf('};', start));
+    assert.ok(block.includes('stdout: process.stdout'), block);
+    assert.not.ok(block.includes('stdin'), `${bundle}: ${block}`);
+  }
+});
 test.run();
