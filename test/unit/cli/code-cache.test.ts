@@ -94,8 +94,6 @@ test('without XDG_CACHE_HOME the cache is under $HOME/.cache', async () => {
   assert.is(readdirSync(join(home, '.cache', 'tsbox', 'code')).length, 1);
 });
 
-
-
 test('the command bundles leave stdin out of clipanion\'s default context (scripts/bundle.mjs): a command that never reads stdin never opens it', () => {
   for (const bundle of ['cmd-ps.cjs', 'cmd-exec.cjs', 'cmd-run.cjs']) {
     const source = readFileSync(join(REPO_ROOT, 'dist', 'bundle', bundle), 'utf8');
@@ -106,4 +104,5 @@ test('the command bundles leave stdin out of clipanion\'s default context (scrip
     assert.not.ok(block.includes('stdin'), `${bundle}: ${block}`);
   }
 });
+
 test.run();
