@@ -9,39 +9,16 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startRegistry, type TestRegistry } from '../lib/registry.js';
-import { pushBusybox } from '../lib/fixtures.js';
-import { runProgram, runTsbox, TSBOX_BIN, type RunResult } from '../lib/tsbox.js';
-import { createTestStore, type TestStore } from '../lib/store.js';
+import { runProgram, TSBOX_BIN } from '../lib/tsbox.js';
+import { startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
 import { waitFor } from '../lib/timeout.js';
 
-interface Context {
-  registry: TestRegistry;
-  store: TestStore;
-}
+type Context = BusyboxContext;
 
 const test = suite<Context>('detached');
 
-test.before(async (context) => {
-  context.registry = await startRegistry();
-  await pushBusybox(context.registry);
-  context.store = createTestStore();
-  context.store.useRegistry(context.registry.host, { mirrorDockerIo: true });
-  // pulled once, up front: the tests below time container starts, not pulls
-  const pulled = await tsbox(context, ['pull', '-q', 'busybox']);
-  assert.is(pulled.code, 0, pulled.stderr);
-});
-
-test.after(async (context) => {
-  // whatever a failed test left running
-  await tsbox(context, ['rm', '-f', '-a']).catch(() => {});
-  await context.store?.cleanup();
-  await context.registry?.stop();
-});
-
-function tsbox(context: Context, args: string[], input?: string): Promise<RunResult> {
-  return runTsbox(args, { env: context.store.env, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
-}
+test.before(startBusyboxStore);
+test.after(stopBusyboxStore);
 
 /** `run -d --network none busybox ARGS`; resolves to the id it printed. */
 async function runDetached(context: Context, args: string[]): Promise<string> {

@@ -9,15 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tar from 'tar-stream';
-import { startRegistry, type TestRegistry } from '../lib/registry.js';
-import { pushBusybox } from '../lib/fixtures.js';
 import { runTsbox, type RunResult } from '../lib/tsbox.js';
-import { createTestStore, type TestStore } from '../lib/store.js';
+import { startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
 import { waitFor } from '../lib/timeout.js';
 
-interface Context {
-  registry: TestRegistry;
-  store: TestStore;
+interface Context extends BusyboxContext {
   /** a host directory of the test's own, for copies out and in */
   host: string;
 }
@@ -25,25 +21,14 @@ interface Context {
 const test = suite<Context>('cp-diff');
 
 test.before(async (context) => {
-  context.registry = await startRegistry();
-  await pushBusybox(context.registry);
-  context.store = createTestStore();
-  context.store.useRegistry(context.registry.host, { mirrorDockerIo: true });
+  await startBusyboxStore(context);
   context.host = mkdtempSync(join(tmpdir(), 'tsbox-cp-'));
-  const pulled = await tsbox(context, ['pull', '-q', 'busybox']);
-  assert.is(pulled.code, 0, pulled.stderr);
 });
 
 test.after(async (context) => {
-  await tsbox(context, ['rm', '-f', '-a']).catch(() => {});
-  await context.store?.cleanup();
-  await context.registry?.stop();
+  await stopBusyboxStore(context);
   if (context.host) rmSync(context.host, { recursive: true, force: true });
 });
-
-function tsbox(context: Context, args: string[], input?: string | Buffer): Promise<RunResult> {
-  return runTsbox(args, { env: context.store.env, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
-}
 
 async function ok(context: Context, args: string[], input?: string | Buffer): Promise<RunResult> {
   const r = await tsbox(context, args, input);

@@ -6,16 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { startRegistry, type TestRegistry } from '../lib/registry.js';
-import { pushBusybox } from '../lib/fixtures.js';
-import { runTsbox, TSBOX_BIN, type RunResult } from '../lib/tsbox.js';
-import { createTestStore, type TestStore } from '../lib/store.js';
+import { TSBOX_BIN } from '../lib/tsbox.js';
+import { startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
 import { waitFor, withTimeout } from '../lib/timeout.js';
 
-interface Context {
-  registry: TestRegistry;
-  store: TestStore;
-}
+type Context = BusyboxContext;
 
 interface JsonStats {
   id: string;
@@ -32,24 +27,8 @@ interface JsonStats {
 
 const test = suite<Context>('stats');
 
-test.before(async (context) => {
-  context.registry = await startRegistry();
-  await pushBusybox(context.registry);
-  context.store = createTestStore();
-  context.store.useRegistry(context.registry.host, { mirrorDockerIo: true });
-  const pulled = await tsbox(context, ['pull', '-q', 'busybox']);
-  assert.is(pulled.code, 0, pulled.stderr);
-});
-
-test.after(async (context) => {
-  await tsbox(context, ['rm', '-f', '-a']).catch(() => {});
-  await context.store?.cleanup();
-  await context.registry?.stop();
-});
-
-function tsbox(context: Context, args: string[]): Promise<RunResult> {
-  return runTsbox(args, { env: context.store.env, timeoutMs: 60_000 });
-}
+test.before(startBusyboxStore);
+test.after(stopBusyboxStore);
 
 async function ok(context: Context, args: string[]): Promise<string> {
   const r = await tsbox(context, args);
