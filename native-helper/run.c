@@ -230,9 +230,12 @@ static void change_directory(const char *dir) {
 
 /* The last steps, in the process that execs: identity, capabilities,
  * no_new_privs, seccomp, then exec. */
-static _Noreturn void exec_command(const struct run_options *o, struct run_channels *ch, const struct container_user *user,
-                                   int tty_slave) {
-  if (tty_slave >= 0) pty_become_controlling(tty_slave);
+/* What the command runs without: the bounding set, the user and groups, the
+ * capabilities, no_new_privs, the seccomp filter. With --init, pid 1 drops
+ * them too, so that the reaper keeps nothing the command lacks (as podman's
+ * catatonit, which is the container's process as any other). */
+static void drop_privileges(const struct run_options *o, struct run_channels *ch, const struct container_user *user,
+                            bool init) {
   uint64_t keep = o->caps != NULL ? caps_parse(o->caps) : 0;
   /* Without no_new_privs the filter needs CAP_SYS_ADMIN: load it while we
    * still have it. With it, the filter is the very last step. */
@@ -247,9 +250,18 @@ static _Noreturn void exec_command(const struct run_options *o, struct run_chann
       report_fail(EXIT_HELPER, "user", errno, "setuid %lu", (unsigned long)user->uid);
   }
   if (o->caps != NULL) caps_set(keep);
+  /* execve leaves a user other than root no capabilities (there is no ambient
+   * set); pid 1 does not exec, so it gives them up itself */
+  if (init && user != NULL && user->uid != 0) caps_set(0);
   if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     report_fail(EXIT_HELPER, "no_new_privs", errno, "prctl(PR_SET_NO_NEW_PRIVS)");
   if (ch->seccomp.filter != NULL && o->no_new_privs) seccomp_load(&ch->seccomp);
+}
+
+static _Noreturn void exec_command(const struct run_options *o, struct run_channels *ch, const struct container_user *user,
+                                   int tty_slave) {
+  if (tty_slave >= 0) pty_become_controlling(tty_slave);
+  drop_privileges(o, ch, user, false);
 
   signal(SIGPIPE, SIG_DFL);
   /* nothing of ours reaches the command; the report pipe stays open until
@@ -295,8 +307,9 @@ static _Noreturn void run_container(const struct run_options *o, struct run_chan
     pid_t command = fork();
     if (command < 0) report_fail(EXIT_HELPER, "init", errno, "fork the command");
     if (command > 0) {
-      close_fd(&report_fd);
       if (tty_slave >= 0) close(tty_slave);
+      drop_privileges(o, ch, o->user != NULL ? &user : NULL, true);
+      close_fd(&report_fd);
       init_reap(command, &ch->waited);
     }
   }

@@ -350,6 +350,27 @@ testIf(noRun ?? (process.arch === 'x64' ? undefined : 'the BPF program is for x8
   assert.is(bad.status[0]!.stage, 'seccomp');
 });
 
+testIf(noRun ?? (process.arch === 'x64' ? undefined : 'the BPF program is for x86_64'), '--init: pid 1 keeps no more than the command: its user, capabilities, no_new_privs and seccomp filter', async () => {
+  const filter = bpf([[0x06, 0, 0, 0x7fff0000]]); // allow everything: only its presence is checked
+  const fields = 'grep -E "^(Uid|Gid|Cap(Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/$1/status';
+  // root keeps the listed capabilities; any other user has none after exec, and pid 1 gives them up too
+  for (const [user, uid, effective] of [[[], '0', '0000000000000021'], [['--user', '1000:1000'], '1000', '0000000000000000']] as const) {
+    const r = await run(
+      ['--init', ...user, '--cap', 'CAP_CHOWN,CAP_KILL', '--no-new-privs', '--seccomp', '4'],
+      sh(`f() { ${fields}; }; f 1; echo --; f self`),
+      [filter],
+    );
+    assert.is(r.code, 0, r.stderr);
+    const [init, command] = r.stdout.split('--\n');
+    assert.is(init, command, 'pid 1 (the init) and the command are alike');
+    assert.match(init!, new RegExp(`Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}`));
+    assert.match(init!, new RegExp(`CapEff:\\s+${effective}`));
+    assert.match(init!, /CapBnd:\s+0000000000000021/);
+    assert.match(init!, /NoNewPrivs:\s+1/);
+    assert.match(init!, /Seccomp:\s+2/);
+  }
+});
+
 testIf(noRun, 'status fd: a namespaces event, a pid event once the root is ready, the command waits for the sync byte, then an exit event', async () => {
   const h = startHelper(['--sync-fd', '4'], ['echo', 'started'], [undefined]);
   const pid = await withTimeout(waitForEvent(h, 'pid'), 10_000, 'pid event');
