@@ -17,7 +17,7 @@ import { ContainerNotFoundError, type ContainerStore } from './containers.js';
 import { helperArgs } from './helper-args.js';
 import { containerOverlay, markFuse, onFuseFallback } from './overlay.js';
 import { startContainerNetwork } from './network.js';
-import { exitCodeOf, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
+import { exitCodeOf, HelperErrors, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { containerMapping } from './start.js';
 import { currentMapping, findMappingTools } from '../userns/mapping.js';
 import type { ContainerRecord } from './spec.js';
@@ -135,8 +135,7 @@ export async function startContainer(containers: ContainerStore, id: string, opt
   const userMode = spec.network.mode === 'slirp4netns' || spec.network.mode === 'pasta';
   const startNetwork = (pid: number) =>
     (networkStart ??= startContainerNetwork(spec, run!.NetworkFlag, pid, reporter, { logFile: runtime.networkLog }).then((started) => (network = started)));
-  const errors: string[] = [];
-  const wording: Array<Promise<void>> = [];
+  const helperErrors = new HelperErrors(reporter);
   const release = () => {
     for (const pipe of [stderrPipe, statusPipe, argsPipe, syncPipe]) pipe.destroy();
     child.unref();
@@ -182,15 +181,15 @@ export async function startContainer(containers: ContainerStore, id: string, opt
       readEvents(statusPipe, (event: HelperEvent) => {
         if (event.event === 'namespaces' && userMode && run) startNetwork(event.pid).catch(() => {}); // onPid reports it
         else if (event.event === 'pid') void onPid(event.pid);
-        else if (event.event === 'error') wording.push(helperErrorText(event).then((text) => void errors.push(text)));
+        else if (event.event === 'error') helperErrors.add(event);
         else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
         else if (event.event === 'started' && !settled) {
           settled = true;
           resolve();
         } else if (event.event === 'exit' && !settled) {
           const code = event.signal !== undefined ? 128 + event.signal : (event.code ?? 125);
-          void Promise.all(wording).then(() =>
-            fail(new ContainerStartError(errors.at(-1) ?? `the container exited with ${code} before it started`, { exitCode: errors.length ? code : 125 })),
+          void helperErrors.last().then((why) =>
+            fail(new ContainerStartError(why ?? `the container exited with ${code} before it started`, { exitCode: why ? code : 125 })),
           );
         }
       }, reporter);
@@ -198,8 +197,8 @@ export async function startContainer(containers: ContainerStore, id: string, opt
       child.on('close', (code, signal) => {
         if (settled) return;
         const status = exitCodeOf(code, signal);
-        void Promise.all(wording).then(() => {
-          const why = errors.at(-1) ?? (stderr.trim().split('\n').pop() || `the helper exited with ${status}`);
+        void helperErrors.last().then((worded) => {
+          const why = worded ?? (stderr.trim().split('\n').pop() || `the helper exited with ${status}`);
           fail(new ContainerStartError(why.replace(/^tsbox-helper: /, ''), { exitCode: status >= 126 && status <= 127 ? status : 125 }));
         });
       });

@@ -17,7 +17,7 @@ import { silentReporter, type Reporter } from '../progress.js';
 import { helperPath } from '../userns/helper.js';
 import { readState, runtimePaths } from '../container/state.js';
 import type { ContainerStore } from './containers.js';
-import { exitCodeOf, FORWARDED_SIGNALS, helperErrorText, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
+import { exitCodeOf, FORWARDED_SIGNALS, HelperErrors, helperNotRunnable, readEvents, type HelperEvent } from './run.js';
 import { expandEnvEntry, mergeEnv, parseEnvFile, SpecError, type ContainerSpec } from './spec.js';
 import { debugHelperStart } from './debug.js';
 
@@ -130,11 +130,9 @@ export async function execInContainer(containers: ContainerStore, id: string, re
 }
 
 async function runAttached(child: ReturnType<typeof spawn>, path: string, reporter: Reporter, statusPipe: Readable): Promise<number> {
-  let helperError: (HelperEvent & { event: 'error' }) | undefined;
+  const helperErrors = new HelperErrors(reporter);
   readEvents(statusPipe, (event: HelperEvent) => {
-    if (event.event !== 'error') return;
-    reporter.debug(`helper: ${event.stage}: ${event.message}`);
-    helperError ??= event;
+    if (event.event === 'error') helperErrors.add(event);
   }, reporter);
   const forwards = FORWARDED_SIGNALS.map((signal) => {
     const forward = () => child.kill(signal);
@@ -147,7 +145,8 @@ async function runAttached(child: ReturnType<typeof spawn>, path: string, report
       child.on('close', (code, signal) => resolve(exitCodeOf(code, signal)));
     });
     // the command did not run: the reason on one line (the helper printed nothing), podman's 125/126/127
-    if (helperError && code >= 125 && code <= 127) throw new TsboxError(await helperErrorText(helperError), { exitCode: code });
+    const why = code >= 125 && code <= 127 ? await helperErrors.first() : undefined;
+    if (why) throw new TsboxError(why, { exitCode: code });
     return code;
   } finally {
     forwards.forEach((off) => off());
@@ -156,8 +155,7 @@ async function runAttached(child: ReturnType<typeof spawn>, path: string, report
 
 /** Waits for the helper's started event (or its failure), then lets it go on alone. */
 async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readable, path: string, reporter: Reporter): Promise<number> {
-  const errors: string[] = [];
-  const wording: Array<Promise<void>> = [];
+  const helperErrors = new HelperErrors(reporter);
   try {
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -167,7 +165,7 @@ async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readab
         reject(err);
       };
       readEvents(statusPipe, (event: HelperEvent) => {
-        if (event.event === 'error') wording.push(helperErrorText(event).then((text) => void errors.push(text)));
+        if (event.event === 'error') helperErrors.add(event);
         else if (event.event === 'started' && !settled) {
           settled = true;
           resolve();
@@ -177,8 +175,8 @@ async function startDetached(child: ReturnType<typeof spawn>, statusPipe: Readab
       // 'close' comes after the status pipe's end: a started event has been seen by then
       child.on('close', (code, signal) => {
         const status = exitCodeOf(code, signal);
-        void Promise.all(wording).then(() =>
-          fail(new TsboxError(errors.at(-1) ?? `the exec session ended with ${status} before its command started`, { exitCode: status >= 126 && status <= 127 ? status : 125 })),
+        void helperErrors.last().then((why) =>
+          fail(new TsboxError(why ?? `the exec session ended with ${status} before its command started`, { exitCode: status >= 126 && status <= 127 ? status : 125 })),
         );
       });
     });

@@ -108,6 +108,36 @@ export function describeErrno(name: string): string {
 }
 
 /**
+ * The helper's error events in the order they came, worded for the user
+ * (helperErrorText) when asked. The foreground paths report the first, the
+ * cause; the detached ones the last, after which the helper gave up.
+ */
+export class HelperErrors {
+  private readonly events: Array<HelperEvent & { event: 'error' }> = [];
+
+  constructor(private readonly reporter: Reporter) {}
+
+  add(event: HelperEvent & { event: 'error' }): void {
+    this.reporter.debug(`helper: ${event.stage}: ${event.message}`);
+    this.events.push(event);
+  }
+
+  get any(): boolean {
+    return this.events.length > 0;
+  }
+
+  async first(): Promise<string | undefined> {
+    const event = this.events[0];
+    return event && helperErrorText(event);
+  }
+
+  async last(): Promise<string | undefined> {
+    const event = this.events.at(-1);
+    return event && helperErrorText(event);
+  }
+}
+
+/**
  * The one line for the user about a failure the helper reported before the
  * command ran (it prints nothing itself when it has a status fd), worded as
  * podman words the same failures. Async: a refused user namespace looks up
@@ -222,14 +252,12 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
       syncPipe.destroy(); // EOF: the helper aborts before exec
     }
   };
-  let helperError: { stage: string; errno?: string; message: string } | undefined;
+  const helperErrors = new HelperErrors(reporter);
   readEvents(pipes[STATUS_FD] as Readable, (event) => {
     if (event.event === 'namespaces' && syncPipe && options.startNetwork) startNetwork(event.pid).catch(() => {}); // onPid reports it
     else if (event.event === 'pid') void onPid(event.pid);
-    else if (event.event === 'error') {
-      reporter.debug(`helper: ${event.stage}: ${event.message}`);
-      helperError ??= event;
-    } else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
+    else if (event.event === 'error') helperErrors.add(event);
+    else if (event.event === 'overlay') onFuseFallback(paths.dir, event.errno, reporter);
   }, reporter);
 
   try {
@@ -239,7 +267,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     });
     // our own failure (the network) first: the helper's is then only its consequence
     if (failure) throw failure;
-    if (helperError && code >= 125 && code <= 127) return { code, helperError: await helperErrorText(helperError) };
+    if (helperErrors.any && code >= 125 && code <= 127) return { code, helperError: await helperErrors.first() };
     return { code };
   } finally {
     forwards.forEach((off) => off());
