@@ -146,7 +146,9 @@ async function pullManifest(located: Located, store: ImageStore, options: PullOp
   }
   const manifest: ImageManifest = parsed;
 
-  const configBytes = await fetchSmallBlob(client, source.repository, manifest.config, `${name}: config`);
+  const configBytes = await fetchSmallBlob(client, source.repository, manifest.config, `${name}: config`).catch((err: unknown) => {
+    throw inImage(name, 'config', err);
+  });
   const config = parseImageConfig(configBytes, `${name}: config ${manifest.config.digest}`);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new TsboxError(
@@ -166,7 +168,9 @@ async function pullManifest(located: Located, store: ImageStore, options: PullOp
   const release = await store.holdLayers(chain);
   try {
     for (let attempt = 0; ; attempt++) {
-      await fetchLayers(store, client, source.repository, manifest.layers, diffIds, chain, options, reporter);
+      await fetchLayers(store, client, source.repository, manifest.layers, diffIds, chain, options, reporter).catch((err: unknown) => {
+        throw inImage(name, 'layer', err);
+      });
       reporter.info('Writing manifest to image destination');
       await store.writeBlob(manifest.config.digest, configBytes);
       await store.writeBlob(manifestBytes.digest, manifestBytes.bytes);
@@ -202,6 +206,15 @@ async function pullManifest(located: Located, store: ImageStore, options: PullOp
   } finally {
     await release();
   }
+}
+
+/**
+ * A layer's or the config's failure said with the image it belongs to; what
+ * the verifier calls a blob is said as the layer or config it is.
+ */
+function inImage(name: string, what: 'layer' | 'config', err: unknown): unknown {
+  if (!(err instanceof TsboxError) || err.message.startsWith(`${name}:`)) return err;
+  return new TsboxError(`${name}: ${err.message.replace(/^blob /, `${what} `)}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
 }
 
 async function sumLayerSizes(store: ImageStore, chain: string[]): Promise<number> {

@@ -10,6 +10,7 @@ import { silentReporter, type Reporter } from '../progress.js';
 import { Authenticator, pullScope, type Credentials } from './auth.js';
 import { resumableBlobStream, type OpenedBlob } from './blobs.js';
 import {
+  BlobDigestMismatchError,
   BlobUnknownError,
   ManifestInvalidError,
   ManifestUnknownError,
@@ -23,7 +24,7 @@ import {
 import { isDigest, MAX_MANIFEST_BYTES, schema1Error, type FetchedManifest } from './manifest.js';
 import { isSchema1Type, MANIFEST_ACCEPT } from './media-types.js';
 import { readBody, readErrorBody, Transport, withRetries, type HttpResponse } from './transport.js';
-import { sha256Digest } from './verify.js';
+import { CORRUPT_HINT, sha256Digest } from './verify.js';
 
 /** What to do about a 403 or a token without access: a typo in the name looks the same as a private repository. */
 const DENIED_HINT = 'check the image name, or log in with tsbox login as a user who may pull it';
@@ -185,6 +186,12 @@ export class RegistryClient {
     if (res.status === 416 && position >= descriptor.size) {
       res.body.destroy();
       throw new RegistryError(`${what}: already have ${position} bytes of a ${descriptor.size}-byte blob`);
+    }
+    // nothing from `position` on: the blob ended there, short of the size the manifest gives
+    const length = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+    if (res.status === 416 && length && Number(length[1]) < descriptor.size) {
+      res.body.destroy();
+      throw new BlobDigestMismatchError(`blob ${descriptor.digest}: got ${length[1]} bytes, expected ${descriptor.size}`, { hint: CORRUPT_HINT });
     }
     throw await this.statusError(res, what, 'blob');
   }

@@ -56,4 +56,4 @@ export function verifyDigest(expected: Expected): Transform {
 }
 
 /** Nothing unverified is kept: what to do when a registry sends other bytes than it promised. */
-const CORRUPT_HINT = 'nothing was stored; pull again, and if it repeats the registry or a mirror serves corrupt data: pull without the mirror or tell its operator';
+export const CORRUPT_HINT = 'nothing was stored; pull again, and if it repeats the registry or a mirror serves corrupt data: pull without the mirror or tell its operator';
