@@ -6,7 +6,8 @@
 // terminal for attach, writes the exit file and runs `tsbox container
 // cleanup ID`, which stops the network and applies --rm and --restart.
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { writeFileRenamed } from '../store/atomic.js';
 import type { Readable, Writable } from 'node:stream';
 import { TsboxError } from '../errors.js';
 import { silentReporter, type Reporter } from '../progress.js';
@@ -77,8 +78,8 @@ export async function startContainer(containers: ContainerStore, id: string, opt
   const base = currentMapping();
   const store = await openStore({ mapping: { uids: base.uids, gids: base.gids } });
   const seccomp = options.seccomp ? await options.seccomp(spec) : undefined;
-  // kept for exec, which applies the program its container runs with (exec.ts)
-  if (seccomp) await writeFileAtomic(runtime.seccomp, seccomp);
+  // kept for exec, which applies the program its container runs with (exec.ts): whole or not at all
+  if (seccomp) await writeFileRenamed(runtime.seccomp, seccomp, 0o600);
   const tools = mapping.full ? findMappingTools() : undefined;
   if (tools && 'missing' in tools) throw new TsboxError(`${tools.missing} not found`, { hint: 'install the uidmap package' });
 
@@ -212,11 +213,4 @@ export async function startContainer(containers: ContainerStore, id: string, opt
     throw err;
   }
   release();
-}
-
-/** A whole file or none: exec must never read half a seccomp program. */
-async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, data, { mode: 0o600 });
-  await rename(temp, path);
 }

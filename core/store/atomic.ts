@@ -27,6 +27,17 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Atomic for readers (temp name, rename) but not fsync'd: for what means
+ * nothing after a crash (a --rm container's record, the runtime directory's
+ * files), ~4 ms less per write.
+ */
+export async function writeFileRenamed(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const temp = tempNameFor(path);
+  await fs.writeFile(temp, data, { mode, flag: 'wx' });
+  await fs.rename(temp, path);
+}
+
 /** Writes `data` to `path` atomically: temp name in the same directory, fsync, rename, fsync the directory. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const temp = tempNameFor(path);
