@@ -10,7 +10,7 @@
 // A cache is only ever a speed-up: any failure to read or write it is
 // ignored, and V8 itself refuses data made by another V8 version or with
 // other flags (then a fresh one is written).
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -33,11 +33,26 @@ function safeHomedir(): string | undefined {
 }
 
 /**
- * The cache file for one build of one bundle: the bundle's size and mtime
- * and node's version name it, so a rebuilt bundle or another node gets its own.
+ * The cache file for one build of one bundle: the build's id (BUILD_ID_FILE)
+ * and node's version name it, so a rebuilt bundle or another node gets its
+ * own. Not the bundle's size and mtime: V8 checks only a source's length, and
+ * npm gives every installed file the same mtime, so a new release of the same
+ * size would run the old release's code.
  */
-function cacheFileName(file: string, size: number, mtimeMs: number): string {
-  return `${basename(file)}-${process.version}-${process.arch}-${size}-${Math.trunc(mtimeMs)}.v8`;
+function cacheFileName(file: string, buildId: string): string {
+  return `${basename(file)}-${process.version}-${process.arch}-${buildId}.v8`;
+}
+
+/** Written by scripts/bundle.mjs next to the bundles: a digest of them all. */
+export const BUILD_ID_FILE = 'build-id';
+
+function buildIdOf(file: string): string | undefined {
+  try {
+    const id = readFileSync(join(dirname(file), BUILD_ID_FILE), 'utf8').trim();
+    return /^[0-9a-f]{16,64}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What became of the code cache on one run: none kept (no cache directory), none yet, V8's refusal of it, or used. */
@@ -45,17 +60,11 @@ export type CodeCacheUse = 'off' | 'miss' | 'rejected' | 'hit';
 
 /** Runs the CommonJS bundle `file` as node would require it, with the code cache when there is one. */
 export function runBundle(file: string): CodeCacheUse {
-  const fd = openSync(file, 'r');
-  let source: string;
-  let cacheFile: string | undefined;
-  try {
-    const stat = fstatSync(fd);
-    source = readFileSync(fd, 'utf8');
-    const dir = codeCacheDir();
-    if (dir) cacheFile = join(dir, cacheFileName(file, stat.size, stat.mtimeMs));
-  } finally {
-    closeSync(fd);
-  }
+  const source = readFileSync(file, 'utf8');
+  // no build id (a bundle not built by scripts/bundle.mjs): no cache, rather than a wrong one
+  const buildId = buildIdOf(file);
+  const dir = codeCacheDir();
+  const cacheFile = dir && buildId ? join(dir, cacheFileName(file, buildId)) : undefined;
   let cachedData: Buffer | undefined;
   if (cacheFile) {
     try {

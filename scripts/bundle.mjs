@@ -9,7 +9,8 @@
 // the user namespace) are entry points too; they are found next to the
 // bundle that names them (new URL('./cp-worker.js', import.meta.url)).
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const { COMMAND_TABLE } = await import(new URL('../dist/cli/command-table.js', import.meta.url).href);
 
@@ -91,3 +92,10 @@ for (const { module, name } of COMMAND_TABLE) {
   const command = (await import(new URL(`../dist/cli/commands/${module}.js`, import.meta.url).href))[name];
   writeFileSync(`${outdir}/cmd-${module}.parser`, compiledParser(newCli([command])));
 }
+
+// The build's id, which names the code caches of these bundles
+// (cli/code-cache.ts): a digest of every bundle, so that any change to any of
+// them, even one of the same size, gets caches of its own.
+const buildHash = createHash('sha256');
+for (const name of readdirSync(outdir).sort()) buildHash.update(name).update(readFileSync(`${outdir}/${name}`));
+writeFileSync(`${outdir}/build-id`, `${buildHash.digest('hex').slice(0, 32)}\n`);

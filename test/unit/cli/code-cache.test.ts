@@ -20,6 +20,7 @@ test.before.each(() => {
   cacheHome = join(root, 'cache');
   // what a bundle may rely on: require, module, __filename, and functions compiled as it runs
   writeFileSync(bundle, "const { basename } = require('node:path');\nfunction twice(x) { return x * 2; }\nmodule.exports.ok = true;\nconsole.log(`ran ${basename(__filename)} ${twice(21)}`);\n");
+  writeFileSync(join(root, 'build-id'), `${'a'.repeat(32)}\n`);
 });
 test.after.each(() => rmSync(root, { recursive: true, force: true }));
 
@@ -56,16 +57,29 @@ test('a damaged cache is refused by V8 and replaced; the bundle runs all the sam
   assert.equal((await run()).lines, ['ran cmd-demo.cjs 42', 'hit']);
 });
 
-test('a rebuilt bundle gets a cache of its own and the old one is removed', async () => {
+test('a rebuilt bundle gets a cache of its own, even at the same size and mtime, and the old one is removed', async () => {
   await run();
   const before = cacheFiles();
-  writeFileSync(bundle, "console.log('ran the new build');\n");
-  utimesSync(bundle, new Date(), new Date(Date.now() + 5000));
+  const { size, mtime } = statSync(bundle);
+  // same length, other code: V8 checks only a source's length, so the build id must tell them apart
+  const old = readFileSync(bundle, 'utf8');
+  writeFileSync(bundle, old.replace('twice(21)', 'twice(12)'));
+  utimesSync(bundle, mtime, mtime);
+  assert.is(statSync(bundle).size, size);
+  writeFileSync(join(root, 'build-id'), `${'b'.repeat(32)}\n`);
   const rebuilt = await run();
-  assert.equal(rebuilt.lines, ['ran the new build', 'miss']);
+  assert.equal(rebuilt.lines, ['ran cmd-demo.cjs 24', 'miss']);
   const after = cacheFiles();
   assert.is(after.length, 1);
   assert.not.equal(after, before);
+  assert.equal((await run()).lines, ['ran cmd-demo.cjs 24', 'hit']);
+});
+
+test('a bundle without a build id runs without a cache', async () => {
+  rmSync(join(root, 'build-id'));
+  const r = await run();
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(r.lines, ['ran cmd-demo.cjs 42', 'off']);
 });
 
 test('no usable cache directory: the bundle runs and says nothing about it', async () => {
