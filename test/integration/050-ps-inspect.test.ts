@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
+import { okIn as ok, startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
 import { waitFor } from '../lib/timeout.js';
 
 type Context = BusyboxContext;
@@ -13,12 +13,6 @@ const test = suite<Context>('ps-inspect');
 
 test.before(startBusyboxStore);
 test.after(stopBusyboxStore);
-
-async function ok(context: Context, args: string[]): Promise<string> {
-  const r = await tsbox(context, args);
-  assert.is(r.code, 0, `tsbox ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 async function runDetached(context: Context, args: string[]): Promise<string> {
   const network = args.includes('-p') ? [] : ['--network', 'none'];

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { TSBOX_BIN } from '../lib/tsbox.js';
-import { startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
+import { okIn as ok, startBusyboxStore, stopBusyboxStore, tsboxIn as tsbox, type BusyboxContext } from '../lib/busybox-suite.js';
 import { waitFor, withTimeout } from '../lib/timeout.js';
 
 type Context = BusyboxContext;
@@ -29,12 +29,6 @@ const test = suite<Context>('stats');
 
 test.before(startBusyboxStore);
 test.after(stopBusyboxStore);
-
-async function ok(context: Context, args: string[]): Promise<string> {
-  const r = await tsbox(context, args);
-  assert.is(r.code, 0, `tsbox ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 async function stats(context: Context, name: string): Promise<JsonStats> {
   const parsed = JSON.parse(await ok(context, ['stats', '--no-stream', '--format', 'json', name])) as JsonStats[];

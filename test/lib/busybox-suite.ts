@@ -30,6 +30,13 @@ export async function stopBusyboxStore(context: Partial<BusyboxContext>): Promis
   await context.registry?.stop();
 }
 
+/** `tsbox ARGS` that must succeed; its stdout. */
+export async function okIn(context: BusyboxContext, args: string[]): Promise<string> {
+  const r = await tsboxIn(context, args);
+  assert.is(r.code, 0, `tsbox ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
 /** `tsbox ARGS` on the suite's store, bounded in time. */
 export function tsboxIn(context: BusyboxContext, args: string[], input?: string | Buffer): Promise<RunResult> {
   return runTsbox(args, { env: context.store.env, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
